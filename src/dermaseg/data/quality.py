@@ -1,0 +1,91 @@
+"""Quality problems found in data files, and how they are reported.
+
+A problem has a code (stable, for tests and scripts), the file, and a human reason.
+Readers emit DataQualityWarning and skip or repair the file; `strict=True` raises
+DataQualityError instead, so a pipeline can refuse dirty data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# Codes whose file cannot be used at all (the sample is skipped).
+SKIP_CODES = {"unreadable", "size_mismatch", "missing_image", "unreadable_mask"}
+# Codes that are repaired (non-binary mask is thresholded) or only reported.
+REPORT_CODES = {"non_binary_mask", "empty_mask", "missing_mask", "duplicate", "blurry", "underexposed", "overexposed"}
+
+
+class DataQualityWarning(UserWarning):
+    """A data file has a problem; the message starts with `[code]` and names the file."""
+
+
+class DataQualityError(ValueError):
+    """Raised in strict mode instead of DataQualityWarning."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    path: Path
+    reason: str
+    image_id: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.path}: {self.reason}"
+
+
+def report(problem: Problem, strict: bool = False) -> None:
+    if strict:
+        raise DataQualityError(str(problem))
+    warnings.warn(str(problem), DataQualityWarning, stacklevel=3)
+
+
+def mask_problems(mask: np.ndarray, image_shape: tuple[int, int], path: Path, image_id: str) -> list[Problem]:
+    """Checks a decoded mask against its image."""
+    problems = []
+    if mask.shape[:2] != tuple(image_shape[:2]):
+        problems.append(Problem("size_mismatch", path, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+                                f"{image_shape[1]}x{image_shape[0]}", image_id))
+        return problems
+    values = np.unique(mask)
+    if not np.isin(values, (0, 255)).all():
+        shown = ", ".join(str(v) for v in values[:6]) + (" ..." if len(values) > 6 else "")
+        problems.append(Problem("non_binary_mask", path, f"mask values are not only 0/255 ({shown}); "
+                                "thresholded at 128", image_id))
+    if not (mask >= 128).any():
+        problems.append(Problem("empty_mask", path, "mask has no lesion pixels", image_id))
+    return problems
+
+
+# Blur and exposure gates. Thresholds are deliberately extreme: they flag images that
+# are unusable (out of focus, black, blown out), not the normal spread of dermoscopy.
+BLUR_LAPLACIAN_VAR = 4.0
+DARK_MEAN = 25.0
+BRIGHT_MEAN = 240.0
+
+
+def image_problems(image: np.ndarray, path: Path, image_id: str) -> list[Problem]:
+    import cv2
+
+    problems = []
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    # Measure sharpness on a bounded size so big and small images compare.
+    scale = 256.0 / max(gray.shape)
+    if scale < 1:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    if sharpness < BLUR_LAPLACIAN_VAR:
+        problems.append(Problem("blurry", path, f"extreme blur (variance of Laplacian {sharpness:.2f} < "
+                                f"{BLUR_LAPLACIAN_VAR})", image_id))
+    mean = float(gray.mean())
+    if mean < DARK_MEAN:
+        problems.append(Problem("underexposed", path, f"extremely dark (mean luminance {mean:.1f} < {DARK_MEAN})",
+                                image_id))
+    elif mean > BRIGHT_MEAN:
+        problems.append(Problem("overexposed", path, f"extremely bright (mean luminance {mean:.1f} > "
+                                f"{BRIGHT_MEAN})", image_id))
+    return problems
