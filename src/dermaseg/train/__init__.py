@@ -1,0 +1,1 @@
+"""Training: configs, losses, the Lightning module and the run folder."""

@@ -1,0 +1,34 @@
+"""`dermaseg train --config FILE [key.sub=value ...]`."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a segmentation model from a YAML recipe (resumes an interrupted run)",
+        description="Train a lesion segmentation model. Recipes live in configs/*.yaml; any key can be overridden "
+                    "as key.sub=value (e.g. train.epochs=5 model.encoder=resnet34). Re-running the same command "
+                    "on the same --out folder resumes from its last checkpoint.")
+    p.add_argument("--config", help="YAML recipe (default: built-in defaults)")
+    p.add_argument("--out", help="run folder (default: runs/<config name>)")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    p.set_defaults(func=_train)
+
+
+def _train(args) -> int:
+    from pathlib import Path
+
+    from dermaseg.cli import UserError
+    from dermaseg.train.config import load_config
+    from dermaseg.train.run import train
+
+    try:
+        config = load_config(args.config, args.overrides)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    out = Path(args.out) if args.out else Path("runs") / (Path(args.config).stem if args.config else "default")
+    try:
+        train(config, out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return 0
