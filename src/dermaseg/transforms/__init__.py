@@ -1,14 +1,15 @@
 """Preprocessing (hair removal, colour constancy, contrast), resizing and augmentation.
 
 Light to import: torch is only loaded by `dermaseg.transforms.dataset` (SegmentationDataset)
-and albumentations by `dermaseg.transforms.augment`.
+and albumentations by `dermaseg.transforms.augment`. The `preprocess()` function lives in
+`dermaseg.transforms.pipeline`; it is not re-exported here, where the name would hide the
+`dermaseg.transforms.preprocess` module of individual steps.
 """
 
 from dermaseg.transforms.pipeline import (
     DEFAULT_AUGMENT,
     PipelineConfig,
     ResizeMeta,
-    preprocess,
     restore_size,
     to_model_input,
 )
@@ -19,7 +20,6 @@ __all__ = [
     "PipelineConfig",
     "ResizeMeta",
     "clahe_lab",
-    "preprocess",
     "remove_hair",
     "restore_size",
     "shades_of_gray",

@@ -206,7 +206,8 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.image_ids)
 
-    def _prepared(self, i: int) -> tuple[np.ndarray, np.ndarray, str]:
+    def prepared(self, i: int) -> tuple[np.ndarray, np.ndarray, str]:
+        """Item `i` preprocessed and resized, before augmentation: uint8 image, {0,255} mask, id."""
         if self.cache:
             return np.array(self._images[i]), np.array(self._masks[i]), self.image_ids[i]
         # Uncached: decode now; a bad file is reported once and its slot served by the next
@@ -225,7 +226,7 @@ class SegmentationDataset(Dataset):
 
     def sample_uint8(self, i: int, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
         """Item `i` as uint8 image (S,S,3) and {0,255} mask (S,S), augmented if training."""
-        image, mask, image_id = self._prepared(i)
+        image, mask, image_id = self.prepared(i)
         if self._augment is not None:
             reseed(self._augment, self.seed, self.epoch if epoch is None else epoch, i)
             image, mask = apply(self._augment, image, mask)

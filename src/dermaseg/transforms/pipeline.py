@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field, fields
 import cv2
 import numpy as np
 
-from dermaseg.transforms import preprocess as steps
+import dermaseg.transforms.preprocess as steps  # the module (the package does not shadow it)
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-NORMALISATIONS = ("imagenet", "unit")
+NORMALISATIONS = ("imagenet", "unit", "symmetric")  # symmetric: [-1, 1], what EfficientNet-Lite weights expect
 
 # With preprocessing on, a larger image is first shrunk to this long side (or the model
 # size, if larger): the steps then cost the same on a 24 Mpx original as on a 1 Mpx one,
@@ -28,7 +28,7 @@ NORMALISATIONS = ("imagenet", "unit")
 PREPROCESS_MAX_SIDE = 1024
 
 # Bumped whenever preprocessing or resizing changes what the cached arrays hold.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2  # 2: sigmoid centred on Otsu (not the median); smaller inpaint radius
 
 # The "combined" training augmentation: every transform the literature on ISIC uses, each
 # with its own probability. Explicit parameters (albumentations' names) so a checkpoint
@@ -219,6 +219,8 @@ def normalise_image(image: np.ndarray, mode: str) -> np.ndarray:
     out = image.astype(np.float32) * np.float32(1.0 / 255.0)
     if mode == "imagenet":
         out = (out - IMAGENET_MEAN) / IMAGENET_STD
+    elif mode == "symmetric":
+        out = out * np.float32(2.0) - np.float32(1.0)
     elif mode != "unit":
         raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {mode!r}")
     return np.ascontiguousarray(out.transpose(2, 0, 1))

@@ -1,0 +1,146 @@
+"""`dermaseg classify train|evaluate|predict` and `dermaseg experiment GRID.yaml`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "classify", help="lesion diagnosis: train, evaluate or run a classifier",
+        description="Classify dermoscopic lesions (HAM10000's seven classes, ISIC 2017's three, PH2's three, "
+                    "or melanoma vs. rest).")
+    sub = p.add_subparsers(dest="classify_command", metavar="ACTION")
+
+    t = sub.add_parser("train", help="train a classifier from a YAML recipe",
+                       description="Train a classifier. Recipes live in configs/classify_*.yaml; any key can be "
+                                   "overridden as key.sub=value (e.g. train.sampling=oversample data.ratios=70:30).")
+    t.add_argument("--config", help="YAML recipe (default: built-in defaults)")
+    t.add_argument("--out", help="run folder (default: runs/<config name>)")
+    t.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="score a classifier on labelled data",
+                       description="Score a classifier file on labelled data, from the raw images. By default the "
+                                   "held-out test split recorded in the model file is rebuilt and scored.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
+    e.add_argument("--data", required=True, help="dataset root (any layout dermaseg reads)")
+    e.add_argument("--split", default="test", help="split to score: test, val, train, or all")
+    e.add_argument("--split-file", default=None, help="CSV image_id,split (instead of the model's own split)")
+    e.add_argument("--task", default=None, choices=["auto", "melanoma"],
+                   help="melanoma: score as melanoma vs. rest (default: the model's task)")
+    e.add_argument("--tta-views", type=int, default=None, help="dihedral views averaged (default: the model's)")
+    e.add_argument("--crop", default="model", choices=["model", "none", "segmenter"],
+                   help="crop to the lesion with the segmentation model first")
+    e.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
+    e.add_argument("--out", default="classify_evaluation", help="output folder")
+    e.add_argument("--threads", type=int, default=None)
+    e.set_defaults(func=_evaluate)
+
+    r = sub.add_parser("predict", help="classify images (shipped classifier by default)",
+                       description="Classify images or folders of images. Writes <out>/classification.csv with "
+                                   "image_id, predicted and one prob_<class> column per class.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("paths", nargs="+", metavar="IMAGE|FOLDER")
+    r.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
+    r.add_argument("--out", default="predictions", help="output folder")
+    r.add_argument("--tta-views", type=int, default=None, help="dihedral views averaged (default: the model's)")
+    r.add_argument("--crop", default="model", choices=["model", "none", "segmenter"],
+                   help="crop to the lesion with the segmentation model first")
+    r.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
+    r.add_argument("--threads", type=int, default=None)
+    r.set_defaults(func=_predict)
+
+    c = sub.add_parser("calibrate", help="tune a prior correction (logit adjustment) on the validation split",
+                       description="Shift the logits by -tau * log(training prior), tau chosen on the model's own "
+                                   "validation split (rebuilt from the model file) to maximise the mean of accuracy "
+                                   "and balanced accuracy. Writes a new model file; the test split is not touched.")
+    c.add_argument("--model", required=True, help="classifier file")
+    c.add_argument("--data", required=True, help="the dataset the model was trained on")
+    c.add_argument("--out", required=True, help="calibrated model file to write")
+    c.add_argument("--threads", type=int, default=None)
+    c.set_defaults(func=_calibrate)
+    p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
+
+    x = subparsers.add_parser(
+        "experiment", help="run a comparison grid (sampling x ratio x backbone x seed), resumable",
+        description="Run every cell of a grid file (see configs/experiments/seed_table.yaml). Finished cells are "
+                    "skipped, an interrupted cell runs again; results.csv, results.md and results.png are written "
+                    "in the output folder.")
+    x.add_argument("grid", help="grid YAML file")
+    x.add_argument("--out", default=None, help="output folder (default: the grid's 'out')")
+    x.add_argument("--dry-run", action="store_true", help="list the cells and their state, run nothing")
+    x.set_defaults(func=_experiment)
+
+
+def _user_errors(fn):
+    def wrapped(args):
+        from dermaseg.cli import UserError
+
+        try:
+            return fn(args)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return wrapped
+
+
+@_user_errors
+def _train(args) -> int:
+    from pathlib import Path
+
+    from dermaseg.classify.config import load_config
+    from dermaseg.classify.train import train_classifier
+
+    config = load_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / (Path(args.config).stem if args.config else "classify")
+    train_classifier(config, out)
+    return 0
+
+
+@_user_errors
+def _evaluate(args) -> int:
+    from dermaseg.classify.evaluate import evaluate_classifier
+
+    report = evaluate_classifier(args.model, args.data, args.out, split=args.split, split_file=args.split_file,
+                                 task=args.task, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
+                                 threads=args.threads)
+    print(f"accuracy {report['accuracy']:.4f}  balanced accuracy {report['balanced_accuracy']:.4f}  "
+          f"macro F1 {report['macro_f1']:.4f}  (n={report['n']}; {args.out}/metrics.json)")
+    return 0
+
+
+@_user_errors
+def _calibrate(args) -> int:
+    from dermaseg.classify.calibrate import calibrate_classifier
+
+    result = calibrate_classifier(args.model, args.data, args.out, threads=args.threads)
+    v = result["validation"]
+    print(f"tau {result['tau']}: validation accuracy {v['accuracy']:.4f}, balanced accuracy "
+          f"{v['balanced_accuracy']:.4f} -> {result['model']}")
+    return 0
+
+
+@_user_errors
+def _predict(args) -> int:
+    import sys
+    from pathlib import Path
+
+    from dermaseg.classify.predict import Classifier, classify_files, collect_images
+
+    files = collect_images(args.paths)
+    clf = Classifier(args.model, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
+                     threads=args.threads)
+    result = classify_files(clf, files, Path(args.out) / "classification.csv")
+    print(f"classified {result['written']} image(s) -> {result['csv']}"
+          + (f"; {len(result['failed'])} skipped (unreadable)" if result["failed"] else ""), file=sys.stderr)
+    return 0 if not result["failed"] else 3
+
+
+@_user_errors
+def _experiment(args) -> int:
+    from dermaseg.classify.experiment import run_grid
+
+    df = run_grid(args.grid, args.out, dry_run=args.dry_run)
+    print(f"{len(df)} finished cell(s)")
+    return 0

@@ -1,0 +1,126 @@
+"""`dermaseg classify evaluate`: figures of a classifier file on labelled data, from the raw images.
+
+By default it scores the held-out test split the model was trained without: the split is
+rebuilt from the parameters stored in the model file (ratios, grouping, seeds) on the same
+data, and its size is checked against the stored one. `split="all"` scores every labelled
+image (external data), `split_file` any split you give. A seven-class HAM10000 model can be
+scored as melanoma vs. rest (`task="melanoma"`) on ISIC 2017 or PH2: its melanoma probability
+against the sum of the others.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dermaseg.classify import labels as L_
+from dermaseg.classify.metrics import classification_metrics, summary_line
+from dermaseg.classify.plots import plot_confusion
+from dermaseg.classify.predict import Classifier
+from dermaseg.data.readers import open_dataset
+from dermaseg.data.splits import read_split
+
+
+def held_out_ids(records, info: dict, split: str) -> tuple[list[str], str | None]:
+    """Ids of `split` as the model's training run made it; and a warning when the data differ."""
+    from dermaseg.classify.splits import classification_split
+
+    s = info.get("split") or {}
+    if not s:
+        raise ValueError("the model file records no training split; pass --split all or --split-file")
+    if s.get("split_file"):
+        mapping = read_split(s["split_file"])
+    else:
+        if s.get("limit_images"):
+            rng = np.random.default_rng(int(s.get("seed", 0)))
+            keep = sorted(rng.choice(len(records), size=min(int(s["limit_images"]), len(records)), replace=False))
+            records = [records[i] for i in keep]
+        mapping = classification_split(records, s["ratios"], mode=s["mode"], seed=int(s["split_seed"]),
+                                       val_fraction=float(s["val_fraction"]))
+    ids = sorted(i for i, part in mapping.items() if part == split)
+    warning = None
+    if split == s.get("reported_on", "test") and s.get("n_test") is not None and len(ids) != int(s["n_test"]):
+        warning = (f"this data gives {len(ids)} {split} images but the model was tested on {s['n_test']}: "
+                   "not the same data, so these are not the model's held-out figures")
+    return ids, warning
+
+
+def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir: Path | str, *,
+                        split: str = "test", split_file: str | None = None, task: str | None = None,
+                        tta_views: int | None = None, crop: str = "model", segmenter: str | None = None,
+                        threads: int | None = None) -> dict:
+    from dermaseg.classify.train import write_predictions
+
+    clf = Classifier(model, tta_views=tta_views, crop=crop, segmenter=segmenter, threads=threads)
+    task = task or clf.task
+    collapse = task == "melanoma" and clf.task != "melanoma"
+    names = list(L_.BINARY_CLASSES) if collapse else clf.class_names
+    ds = open_dataset(data_root)
+    records = L_.labelled(ds.records, task if not collapse else "melanoma")
+    if not records:
+        raise ValueError(f"{data_root}: no image carries a diagnosis")
+    warning = None
+    if split == "all":
+        ids = [r.image_id for r in records]
+    elif split_file:
+        mapping = read_split(split_file)
+        ids = sorted(i for i, part in mapping.items() if part == split)
+    else:
+        # rebuild from the same labelled records (model's own task) that training used
+        train_task_records = L_.labelled(ds.records, clf.task)
+        ids, warning = held_out_ids(train_task_records, clf.meta.get("info", {}), split)
+    by_id = {r.image_id: r for r in records}
+    ids = [i for i in ids if i in by_id]
+    if not ids:
+        raise ValueError(f"{data_root}: no labelled image in split {split!r}")
+    if warning:
+        print(f"dermaseg: warning: {warning}", file=sys.stderr)
+    y = np.array(L_.targets([by_id[i] for i in ids], names, "melanoma" if collapse else task))
+
+    kept, probs = [], []
+    chunk: list[np.ndarray] = []
+    chunk_ids: list[str] = []
+
+    def flush():
+        if chunk:
+            probs.append(clf.predict_proba(chunk))
+            kept.extend(chunk_ids)
+            chunk.clear()
+            chunk_ids.clear()
+
+    for image_id in ids:
+        sample = ds.try_load(by_id[image_id])   # a bad file is reported and skipped
+        if sample is None:
+            continue
+        chunk.append(sample.image)
+        chunk_ids.append(image_id)
+        if len(chunk) >= 64:
+            flush()
+    flush()
+    if not kept:
+        raise ValueError("no readable image to score")
+    p = np.concatenate(probs)
+    if collapse:
+        mel = [c for c, n in enumerate(clf.class_names) if n in L_.MELANOMA_NAMES]
+        if not mel:
+            raise ValueError(f"the model has no melanoma class ({clf.class_names}); cannot score melanoma vs rest")
+        pm = p[:, mel].sum(axis=1)
+        p = np.stack([1 - pm, pm], axis=1)
+    index = {i: k for k, i in enumerate(ids)}
+    y = y[[index[i] for i in kept]]
+    metrics = classification_metrics(y, p, names)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_predictions(out_dir / "predictions.csv", kept, y, p, names)
+    plot_confusion(metrics["confusion_matrix"], names, out_dir / "confusion_matrix.png",
+                   title=f"{Path(str(data_root)).name} ({split}): accuracy {metrics['accuracy']:.3f}, "
+                         f"balanced accuracy {metrics['balanced_accuracy']:.3f}")
+    report = {"model": str(clf.path), "data": str(data_root), "split": split, "task": task,
+              "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
+              "skipped": len(ids) - len(kept), "warning": warning, **metrics}
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    print(summary_line(metrics), file=sys.stderr)
+    return report

@@ -1,0 +1,50 @@
+"""Batched class probabilities with dihedral test-time augmentation (softmax averaged over views).
+
+Two inputs, one definition: cached frozen-prefix outputs (`predict_cached`, training and
+grid evaluation) and prepared uint8 images (`predict_images`, evaluate/predict on files).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dermaseg.classify.data import dihedral_chw
+from dermaseg.transforms.pipeline import normalise_image
+
+
+def predict_cached(tail, views: list[np.ndarray], rows, tta_views: int = 1, batch_size: int = 256) -> np.ndarray:
+    """Softmax of `tail` on cached features of `rows`, averaged over views 0..tta_views-1."""
+    import torch
+
+    rows = np.asarray(rows, dtype=np.int64)
+    was_training = tail.training
+    tail.eval()
+    total = None
+    with torch.inference_mode():
+        for v in range(int(tta_views)):
+            out = []
+            for s in range(0, len(rows), batch_size):
+                x = torch.from_numpy(np.asarray(views[v][rows[s:s + batch_size]], dtype=np.float32))
+                out.append(torch.softmax(tail(x).float(), dim=1).numpy())
+            probs = np.concatenate(out) if out else np.zeros((0, 0))
+            total = probs if total is None else total + probs
+    tail.train(was_training)
+    return total / int(tta_views)
+
+
+def predict_images(model, images, normalise: str, tta_views: int = 1, batch_size: int = 32) -> np.ndarray:
+    """Softmax of `model` on prepared uint8 images (N, S, S, 3), averaged over dihedral views."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(images), batch_size):
+            x = torch.from_numpy(np.stack([normalise_image(np.asarray(im), normalise)
+                                           for im in images[s:s + batch_size]]))
+            probs = sum(torch.softmax(model(dihedral_chw(x, v).contiguous()).float(), dim=1)
+                        for v in range(int(tta_views))) / int(tta_views)
+            out.append(probs.numpy())
+    model.train(was_training)
+    return np.concatenate(out)

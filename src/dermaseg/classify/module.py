@@ -1,0 +1,185 @@
+"""Training pieces: datasets over cached arrays, the Lightning module, per-epoch validation."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from dermaseg.classify.data import dihedral
+from dermaseg.classify.metrics import classification_metrics
+from dermaseg.transforms.augment import sample_rng
+from dermaseg.transforms.pipeline import normalise_image
+
+
+class _EpochAware(torch.utils.data.Dataset):
+    epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+
+class CachedFeatureDataset(_EpochAware):
+    """Item j: a random view (seeded by seed, epoch, row) of row `rows[j]`'s cached features."""
+
+    def __init__(self, views: list[np.ndarray], rows, labels, seed: int = 0):
+        self.views, self.rows, self.labels, self.seed = views, np.asarray(rows), np.asarray(labels), int(seed)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, j):
+        row = int(self.rows[j])
+        v = int(sample_rng(self.seed, self.epoch, j).integers(len(self.views))) if len(self.views) > 1 else 0
+        x = torch.from_numpy(np.asarray(self.views[v][row], dtype=np.float32))
+        return x, int(self.labels[row])
+
+
+class ImageDataset(_EpochAware):
+    """Item j: prepared uint8 image `rows[j]`, a random dihedral view, then the augmentation."""
+
+    def __init__(self, images: np.ndarray, rows, labels, normalise: str, augment: dict | None, seed: int = 0):
+        self.images, self.rows, self.labels = images, np.asarray(rows), np.asarray(labels)
+        self.normalise, self.seed = normalise, int(seed)
+        self.compose = None
+        if augment:
+            from dermaseg.transforms.augment import build_augment
+
+            self.compose = build_augment(augment, seed)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, j):
+        row = int(self.rows[j])
+        rng = sample_rng(self.seed, self.epoch, j)
+        image = np.ascontiguousarray(dihedral(np.asarray(self.images[row]), int(rng.integers(8))))
+        if self.compose is not None:
+            from dermaseg.transforms.augment import reseed
+
+            reseed(self.compose, self.seed, self.epoch, j)
+            image = self.compose(image=image)["image"]
+        return torch.from_numpy(normalise_image(image, self.normalise)), int(self.labels[row])
+
+
+class ClassifierModule(L.LightningModule):
+    """Cross-entropy training of `net` (a Tail on cached features, or a whole network).
+
+    `backbone_params` (whole-network mode) get `lr * backbone_lr_factor` and stay frozen,
+    BatchNorm statistics included, for the first `freeze_epochs` epochs.
+    """
+
+    def __init__(self, net: torch.nn.Module, head_params: list, backbone_params: list, train_cfg: dict,
+                 loss_weights: np.ndarray | None = None, frozen_modules: list | None = None,
+                 backbone_modules: list | None = None):
+        super().__init__()
+        self.backbone_modules = backbone_modules or []
+        self.net = net
+        self.head_params, self.backbone_params = head_params, backbone_params
+        self.t = train_cfg
+        self.frozen_modules = frozen_modules or []
+        weight = torch.tensor(loss_weights, dtype=torch.float32) if loss_weights is not None else None
+        self.loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=float(train_cfg["label_smoothing"]))
+        self.epoch_losses: list[float] = []
+
+    def forward(self, x):
+        return self.net(x)
+
+    def on_train_epoch_start(self):
+        frozen = self.current_epoch < int(self.t["freeze_epochs"] or 0) and self.backbone_params
+        # Lightning keeps modules in the mode it finds them (feature caching and validation switch
+        # to eval): training mode for what trains, eval for the frozen parts.
+        self.net.train()
+        for p in self.backbone_params:
+            p.requires_grad_(not frozen)
+        for m in self.frozen_modules:
+            m.eval()   # the cached prefix keeps ImageNet BatchNorm statistics
+        if frozen:
+            for m in self.backbone_modules:
+                m.eval()
+        self.epoch_losses = []
+        loader = self.trainer.train_dataloader
+        if hasattr(getattr(loader, "dataset", None), "set_epoch"):
+            loader.dataset.set_epoch(self.current_epoch)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss_fn(self(x), y)
+        self.epoch_losses.append(float(loss.detach()))
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def configure_optimizers(self):
+        t = self.t
+        groups = [{"params": self.head_params, "lr": t["lr"]}]
+        if self.backbone_params:
+            groups.append({"params": self.backbone_params, "lr": t["lr"] * float(t["backbone_lr_factor"])})
+        name = t["optimizer"].lower()
+        if name == "adam":
+            opt = torch.optim.Adam(groups, lr=t["lr"], weight_decay=t["weight_decay"])
+        elif name == "adamw":
+            opt = torch.optim.AdamW(groups, lr=t["lr"], weight_decay=t["weight_decay"] or 1e-2)
+        else:
+            raise ValueError(f"unknown optimizer {name!r}; choose adam or adamw")
+        if (t["scheduler"] or "none").lower() == "none":
+            return opt
+        if t["scheduler"].lower() != "cosine":
+            raise ValueError(f"unknown scheduler {t['scheduler']!r}; choose cosine or none")
+        s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, int(t["epochs"])), eta_min=t["lr"] * 0.01)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "interval": "epoch"}}
+
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1",
+                   "lr", "seconds"]
+
+
+class Validation(L.Callback):
+    """After each training epoch: validation figures, history.csv, learning curves, best state kept."""
+
+    def __init__(self, predict_val, val_labels, class_names, run_dir: Path, select: str = "balanced_accuracy"):
+        self.predict_val = predict_val        # () -> probabilities (n_val, k)
+        self.val_labels = np.asarray(val_labels)
+        self.class_names = class_names
+        self.run_dir = Path(run_dir)
+        self.select = select
+        self.best_score = -math.inf
+        self.best_epoch = None
+        self.best_state = None
+        self.best_metrics = None
+        self.rows: list[dict] = []
+        self._start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        probs = self.predict_val()
+        m = classification_metrics(self.val_labels, probs, self.class_names)
+        p = np.clip(probs[np.arange(len(self.val_labels)), self.val_labels], 1e-12, 1.0)
+        val_loss = float(-np.log(p).mean())
+        row = {"epoch": trainer.current_epoch,
+               "train_loss": float(np.mean(pl_module.epoch_losses)) if pl_module.epoch_losses else float("nan"),
+               "val_loss": val_loss, "val_accuracy": m["accuracy"],
+               "val_balanced_accuracy": m["balanced_accuracy"], "val_macro_f1": m["macro_f1"],
+               "lr": trainer.optimizers[0].param_groups[0]["lr"],
+               "seconds": round(time.perf_counter() - self._start, 1)}
+        self.rows.append(row)
+        with open(self.run_dir / "history.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, HISTORY_COLUMNS)
+            w.writeheader()
+            w.writerows(self.rows)
+        from dermaseg.classify.plots import plot_history
+
+        plot_history(self.run_dir / "history.csv", self.run_dir / "learning_curves.png", self.select)
+        score = -val_loss if self.select == "loss" else m[self.select]
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.best_metrics = score, trainer.current_epoch, m
+            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in pl_module.net.state_dict().items()})
+        pl_module.log("val_balanced_accuracy", m["balanced_accuracy"], prog_bar=True)
+        pl_module.log("val_accuracy", m["accuracy"], prog_bar=True)

@@ -1,0 +1,126 @@
+"""Classify images with a classifier file (the shipped one by default).
+
+image (any size) -> optional crop to the lesion (segmentation model) -> pipeline.prepare (the
+code training used) -> network, softmax averaged over the model's dihedral TTA views ->
+class probabilities. `classify_files` writes one CSV row per image (image_id, predicted,
+prob_<class>...); an unreadable file is reported and skipped, never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dermaseg.classify.inference import predict_images
+from dermaseg.classify.modelfile import build_from_classifier_file, resolve_classifier
+from dermaseg.transforms.pipeline import PipelineConfig, prepare
+
+# dermaseg's own outputs that sit beside images in a folder; they are not dermoscopy images
+_SKIP_SUFFIXES = ("_segmentation", "_overlay")
+
+
+class Classifier:
+    """Load a classifier once, classify many images.
+
+    crop: "model" (what the model was trained with), "none", "segmenter" (crop to the lesion
+    found by the segmentation model `segmenter`, default the shipped one).
+    tta_views: dihedral views averaged (default: the model's own setting).
+    """
+
+    def __init__(self, model: str | Path | None = None, *, tta_views: int | None = None, crop: str = "model",
+                 segmenter: str | None = None, threads: int | None = None, batch_size: int = 16):
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.path = resolve_classifier(model)
+        self.model, self.meta = build_from_classifier_file(self.path)
+        self.class_names: list[str] = list(self.meta["class_names"])
+        self.task = self.meta.get("task", "auto")
+        self.pipeline = PipelineConfig.from_dict({k: v for k, v in self.meta["pipeline"].items() if k != "augment"})
+        self.tta_views = int(tta_views if tta_views is not None else self.meta.get("tta_views", 1))
+        if not 1 <= self.tta_views <= 8:
+            raise ValueError(f"tta_views must lie in 1..8, got {self.tta_views}")
+        self.batch_size = int(batch_size)
+        # logit adjustment from `dermaseg classify calibrate` (None: uncalibrated)
+        shift = self.meta.get("logit_shift")
+        self.shift = np.asarray(shift, dtype=np.float64) if shift is not None else None
+        model_crop = (self.meta.get("crop") or {}).get("mode", "none")
+        if crop == "model":
+            crop = "segmenter" if model_crop in ("segmenter", "ground_truth") else "none"
+        if crop not in ("none", "segmenter"):
+            raise ValueError(f"crop must be model, none or segmenter, got {crop!r}")
+        self.cropper = None
+        if crop == "segmenter":
+            from dermaseg.classify.crop import LesionCropper
+
+            margin = float((self.meta.get("crop") or {}).get("margin", 0.15))
+            self.cropper = LesionCropper("segmenter", segmenter, margin)
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        if self.cropper is not None:
+            image = self.cropper(image)
+        prepared, _, _ = prepare(image, self.pipeline)
+        return prepared
+
+    def predict_proba(self, images: list[np.ndarray]) -> np.ndarray:
+        """(N, classes) probabilities for RGB uint8 images of any size."""
+        from dermaseg.classify.calibrate import adjust
+
+        prepared = [self.prepare(im) for im in images]
+        probs = predict_images(self.model, prepared, self.pipeline.normalise, self.tta_views, self.batch_size)
+        return adjust(probs, self.shift)
+
+    def predict(self, image: np.ndarray) -> dict:
+        probs = self.predict_proba([image])[0]
+        return {"predicted": self.class_names[int(probs.argmax())],
+                "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)}}
+
+
+def collect_images(paths: list[str]) -> list[Path]:
+    from dermaseg.predict.run import collect_inputs
+
+    files = collect_inputs([str(p) for p in paths])
+    return [f for f in files if not f.stem.endswith(_SKIP_SUFFIXES)] or files
+
+
+def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 32,
+                   progress: bool = True) -> dict:
+    """Classify `files`, write `out_csv`; returns {'written', 'failed': [(path, reason)], 'csv'}."""
+    from dermaseg.data.io import ImageReadError
+    from dermaseg.predict.loading import load_for_inference
+
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    failed: list[tuple[str, str]] = []
+    written = 0
+    min_side = max(640, 4 * classifier.pipeline.size)
+    columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path"]
+    with open(out_csv, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for start in range(0, len(files), chunk):
+            batch, names = [], []
+            for path in files[start:start + chunk]:
+                try:
+                    item = load_for_inference(path, min_side=min_side)
+                except (ImageReadError, OSError, ValueError) as exc:
+                    reason = getattr(exc, "reason", None) or str(exc)
+                    failed.append((str(path), reason))
+                    print(f"dermaseg: warning: {path}: {reason}; skipped", file=sys.stderr)
+                    continue
+                batch.append(item.image)
+                names.append(path)
+            if not batch:
+                continue
+            probs = classifier.predict_proba(batch)
+            for path, p in zip(names, probs):
+                writer.writerow([path.stem, classifier.class_names[int(p.argmax())],
+                                 *(f"{v:.6f}" for v in p), str(path)])
+                written += 1
+            if progress and len(files) > chunk:
+                print(f"classified {min(start + chunk, len(files))}/{len(files)}", file=sys.stderr)
+    return {"written": written, "failed": failed, "csv": str(out_csv)}

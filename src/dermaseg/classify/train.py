@@ -1,0 +1,257 @@
+"""`dermaseg classify train`: one run folder from a recipe.
+
+The run folder holds config.yaml (resolved), environment.json (seed, versions, command),
+split.csv, history.csv and learning_curves.png (per epoch), model.pt (the kept epoch's
+classifier: enough to predict), metrics.json (held-out test figures, and validation ones),
+predictions.csv (per test image: true class, predicted class, prob_<class>),
+confusion_matrix.png (counts and normalised) and summary.json, written last: a folder with
+summary.json is a finished run.
+
+Two training modes (train.trainable_stages):
+- an integer N: the network's first stages stay frozen at their ImageNet weights; their output
+  for every image and view is computed once and cached, and only the last N stages and the
+  classifier train (N = 0: a linear probe). This is what makes CPU training affordable.
+- ``all``: the whole network fine-tunes on images (classifier-only for `freeze_epochs` first).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dermaseg.classify import labels as L_
+from dermaseg.classify.config import pipeline_dict
+from dermaseg.data.readers import open_dataset
+from dermaseg.data.splits import read_split, write_split
+
+
+def environment(config: dict) -> dict:
+    from dermaseg.train.run import environment as env
+
+    return env(config)
+
+
+def select_records(config: dict):
+    """(dataset, labelled records in the run, class names)."""
+    d = config["data"]
+    ds = open_dataset(d["root"])
+    records = L_.labelled(ds.records, d["task"])
+    if not records:
+        raise ValueError(f"{d['root']}: no image carries a diagnosis, nothing to classify")
+    if d["limit_images"]:
+        rng = np.random.default_rng(int(config["seed"]))
+        keep = sorted(rng.choice(len(records), size=min(int(d["limit_images"]), len(records)), replace=False))
+        records = [records[i] for i in keep]
+    return ds, records, L_.class_names(records, d["task"])
+
+
+def split_mapping(config: dict, records, run_dir: Path | None = None) -> dict[str, str]:
+    from dermaseg.classify.splits import classification_split
+
+    d = config["data"]
+    if d["split_file"]:
+        mapping = read_split(d["split_file"])
+    elif run_dir is not None and (run_dir / "split.csv").exists():
+        mapping = read_split(run_dir / "split.csv")
+    else:
+        mapping = classification_split(records, str(d["ratios"]), mode=d["split"], seed=int(d["split_seed"]),
+                                       val_fraction=float(d["val_fraction"]))
+    known = {r.image_id for r in records}
+    return {k: v for k, v in mapping.items() if k in known}
+
+
+def make_cropper(config: dict):
+    d = config["data"]
+    if d["crop"] == "none":
+        return None
+    from dermaseg.classify.crop import LesionCropper
+
+    return LesionCropper(d["crop"], d["segmenter"], d["crop_margin"])
+
+
+def write_predictions(path: Path, image_ids, y_true, probs, class_names, true_names=None) -> None:
+    import pandas as pd
+
+    probs = np.asarray(probs)
+    df = pd.DataFrame({"image_id": list(image_ids)})
+    if y_true is not None:
+        df["true"] = [class_names[i] for i in y_true] if true_names is None else list(true_names)
+    df["predicted"] = [class_names[i] for i in probs.argmax(axis=1)]
+    for c, name in enumerate(class_names):
+        df[f"prob_{name}"] = probs[:, c].round(6)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False)
+
+
+def train_classifier(config: dict, run_dir: Path | str) -> dict:
+    """Fit one classifier, evaluate it on the held-out test split, write the run folder."""
+    import lightning as L
+    import torch
+
+    from dermaseg.classify.features import compute_features, features_key
+    from dermaseg.classify.inference import predict_cached, predict_images
+    from dermaseg.classify.metrics import classification_metrics, summary_line
+    from dermaseg.classify.model import build_classifier, head_parameters, split_model, stages
+    from dermaseg.classify.modelfile import save_classifier
+    from dermaseg.classify.module import CachedFeatureDataset, ClassifierModule, ImageDataset, Validation
+    from dermaseg.classify.data import load_images
+    from dermaseg.classify.plots import plot_confusion
+    from dermaseg.classify.sampling import plan
+    from dermaseg.transforms.pipeline import PipelineConfig
+
+    import logging
+    import warnings
+
+    # Lightning's banner lines (GPU available: False ...) and its note about the frozen prefix's
+    # eval-mode modules (intended: they keep ImageNet BatchNorm statistics) are noise here.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.yaml"
+    if config_path.exists() and yaml.safe_load(config_path.read_text()) != config:
+        raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); use another --out folder")
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (run_dir / "environment.json").write_text(json.dumps(environment(config), indent=2))
+    t, d, m = config["train"], config["data"], config["model"]
+    if t["threads"]:
+        torch.set_num_threads(int(t["threads"]))
+    seed = int(config["seed"])
+    L.seed_everything(seed, workers=True, verbose=False)
+    progress = bool(t["progress"])
+
+    # data: records, split, decoded images
+    ds, records, names = select_records(config)
+    mapping = split_mapping(config, records, run_dir)
+    write_split(run_dir / "split.csv", mapping)
+    records = [r for r in records if r.image_id in mapping]
+    pipe = PipelineConfig.from_dict(pipeline_dict(config))
+    cropper = make_cropper(config)
+    ids, images, images_key = load_images(ds, records, pipe, cropper=cropper, cache_dir=d["cache_dir"],
+                                          progress=progress)
+    row_of = {image_id: i for i, image_id in enumerate(ids)}
+    by_id = {r.image_id: r for r in records}
+    y = np.array(L_.targets([by_id[i] for i in ids], names, d["task"]), dtype=np.int64)
+    rows = {part: np.array([row_of[i] for i in sorted(mapping) if mapping[i] == part and i in row_of], dtype=np.int64)
+            for part in ("train", "val", "test")}
+    if not len(rows["train"]) or not len(rows["val"]):
+        raise ValueError(f"the split leaves no training or validation images ({ {k: len(v) for k, v in rows.items()} })")
+    if not len(rows["test"]):
+        rows["test"] = rows["val"]   # a train:val split file: report on validation, and say so below
+    sampling = plan(y[rows["train"]], len(names), t["sampling"], seed, float(t["class_weight_power"]))
+
+    # network: whole, or frozen prefix (cached) + trainable tail
+    model = build_classifier(m["backbone"], len(names), m["weights"], m["dropout"])
+    cached = t["trainable_stages"] != "all"
+    tta = int(t["tta_views"])
+    epoch_rows = rows["train"][sampling.indices]   # resampled training rows (all of them for the others)
+    if cached:
+        prefix, tail = split_model(model, int(t["trainable_stages"]))
+        trainable = {id(p) for p in tail.trainable_parameters()}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in trainable)
+        extra_augment = t["augment"] if int(t["views"]) > 8 else None
+        fkey = features_key(images_key, m["backbone"], m["weights"], int(t["trainable_stages"]), pipe.normalise,
+                            extra_augment, seed)
+        views = compute_features(prefix, images, pipe.normalise, Path(d["cache_dir"]) / "features" / fkey,
+                                 int(t["views"]), augment=extra_augment, seed=seed, progress=progress)
+        train_set = CachedFeatureDataset(views, epoch_rows, y, seed)
+        # pretrained stages at lr * backbone_lr_factor (frozen for freeze_epochs), the new classifier at lr
+        stage_units = list(tail.units or [])
+        stage_params = [p for u in stage_units for p in u.parameters()]
+        stage_ids = {id(p) for p in stage_params}
+        head = [p for p in tail.trainable_parameters() if id(p) not in stage_ids]
+        module = ClassifierModule(tail, head, stage_params, t, sampling.loss_weights,
+                                  frozen_modules=list(prefix.units or []), backbone_modules=stage_units)
+
+        def predict_rows(r):
+            return predict_cached(tail, views, r, tta)
+    else:
+        train_set = ImageDataset(images, epoch_rows, y, pipe.normalise, t["augment"], seed)
+        head = head_parameters(model)
+        head_ids = {id(p) for p in head}
+        backbone = [p for p in model.parameters() if id(p) not in head_ids]
+        module = ClassifierModule(model, head, backbone, t, sampling.loss_weights, backbone_modules=stages(model))
+
+        def predict_rows(r):
+            return predict_images(model, [images[i] for i in r], pipe.normalise, tta)
+
+    # which training images an epoch sees: one pass over the (resampled) set, or a fixed number of
+    # draws (samples_per_epoch), so that techniques compare at equal compute
+    gen = torch.Generator().manual_seed(seed)
+    n_epoch = int(t["samples_per_epoch"]) if t["samples_per_epoch"] else None
+    if sampling.draw_weights is not None:
+        sampler = torch.utils.data.WeightedRandomSampler(torch.as_tensor(sampling.draw_weights),
+                                                         n_epoch or len(train_set), replacement=True, generator=gen)
+    else:   # more draws than images: whole shuffled passes, then part of one
+        sampler = torch.utils.data.RandomSampler(train_set, num_samples=n_epoch, generator=gen)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=int(t["batch_size"]), sampler=sampler,
+                                         num_workers=int(t["num_workers"]),
+                                         persistent_workers=int(t["num_workers"]) > 0,
+                                         drop_last=len(sampler) > int(t["batch_size"]))
+
+    validation = Validation(lambda: predict_rows(rows["val"]), y[rows["val"]], names, run_dir, t["select"])
+    trainer = L.Trainer(max_epochs=int(t["epochs"]), accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
+                        num_sanity_val_steps=0, callbacks=[validation], default_root_dir=run_dir,
+                        max_time=timedelta(minutes=float(t["max_time_minutes"])) if t["max_time_minutes"] else None)
+    fit_start = time.perf_counter()
+    trainer.fit(module, loader)
+    fit_seconds = time.perf_counter() - fit_start
+    if validation.best_state is None:
+        raise ValueError("training stopped before the first epoch finished; nothing to keep")
+    module.net.load_state_dict(validation.best_state)
+
+    # held-out figures with the kept epoch
+    probs = predict_rows(rows["test"])
+    test_metrics = classification_metrics(y[rows["test"]], probs, names)
+    test_ids = [ids[i] for i in rows["test"]]
+    write_predictions(run_dir / "predictions.csv", test_ids, y[rows["test"]], probs, names)
+    test_name = "test" if (np.asarray(list(mapping.values())) == "test").any() else "val"
+    plot_confusion(test_metrics["confusion_matrix"], names, run_dir / "confusion_matrix.png",
+                   title=f"{test_name}: accuracy {test_metrics['accuracy']:.3f}, "
+                         f"balanced accuracy {test_metrics['balanced_accuracy']:.3f}")
+    counts = {part: {names[c]: int(n) for c, n in enumerate(np.bincount(y[r], minlength=len(names)))}
+              for part, r in rows.items()}
+    recipe = "cached frozen prefix, trainable last {} stage(s)".format(t["trainable_stages"]) if cached \
+        else "whole network fine-tuned"
+    info = {
+        "recipe": recipe, "data_root": str(d["root"]), "task": d["task"],
+        "split": {"ratios": str(d["ratios"]), "mode": d["split"], "split_seed": int(d["split_seed"]),
+                  "val_fraction": float(d["val_fraction"]), "limit_images": d["limit_images"], "seed": seed,
+                  "split_file": d["split_file"], "n_test": len(test_ids), "reported_on": test_name},
+        "sampling": t["sampling"], "best_epoch": validation.best_epoch,
+        "val": _headline(validation.best_metrics), test_name: _headline(test_metrics),
+    }
+    crop = cropper.describe() if cropper is not None else None
+    save_classifier(run_dir / "model.pt", model, backbone=m["backbone"], class_names=names, task=d["task"],
+                    dropout=float(m["dropout"]), pipeline=pipe.to_dict(), tta_views=tta, crop=crop, info=info)
+    metrics = {"split": test_name, test_name: test_metrics, "val": validation.best_metrics,
+               "best_epoch": validation.best_epoch, "class_counts": counts,
+               "epoch_class_counts": {names[c]: round(float(n), 1)
+                                      for c, n in enumerate(sampling.epoch_counts(y[rows["train"]], len(names)))}}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    summary = {"run_dir": str(run_dir), "recipe": recipe, "sampling": t["sampling"], "backbone": m["backbone"],
+               "ratios": str(d["ratios"]), "split": d["split"], "seed": seed, "epochs_run": len(validation.rows),
+               "best_epoch": validation.best_epoch, "fit_seconds": round(fit_seconds, 1),
+               "total_seconds": round(time.perf_counter() - started, 1),
+               "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])), "n_test": len(test_ids),
+               "evaluated_on": test_name, **_headline(test_metrics)}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{test_name}: {summary_line(test_metrics)}  ->  {run_dir / 'model.pt'}", file=sys.stderr)
+    return summary
+
+
+def _headline(m: dict | None) -> dict:
+    if not m:
+        return {}
+    return {k: m[k] for k in ("n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc")}

@@ -1,0 +1,48 @@
+"""`dermaseg evaluate CHECKPOINT DATA`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="score a model on a data set with the official ISIC metrics",
+        description="Predict every image at its original resolution and score it with the ISIC challenge metrics "
+                    "(Jaccard, thresholded Jaccard, Dice, accuracy, sensitivity, specificity), macro-averaged "
+                    "over images. Writes masks, per_image.csv, summary.json and figures.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", help="model .pt / .ckpt / .onnx or a shipped model name")
+    p.add_argument("data", help="data folder (any layout dermaseg reads)")
+    p.add_argument("--split", default="test", help="split to score ('all' for every image)")
+    p.add_argument("--split-file", default=None,
+                   help="CSV image_id,split (default: the training run's split.csv when the model records it; "
+                        "otherwise all images)")
+    p.add_argument("--out", default="evaluation", help="output folder")
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--no-postprocess", action="store_true", help="no largest-component / hole filling")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--tune-threshold", action="store_true", help="pick the threshold on the validation split")
+    p.add_argument("--compare", action="store_true",
+                   help="also measure each option's effect (TTA, post-processing, tuned threshold)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args) -> int:
+    from dermaseg.cli import UserError
+    from dermaseg.evaluate.run import evaluate
+
+    try:
+        summary = evaluate(args.checkpoint, args.data, args.out, split=None if args.split == "all" else args.split,
+                           split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
+                           threshold=args.threshold, tune_threshold=args.tune_threshold, compare=args.compare,
+                           limit=args.limit)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    keys = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
+    print(f"{summary['n_images']} images: " + "  ".join(f"{k} {summary[k]:.4f}" for k in keys))
+    if "options_compared" in summary:
+        print((__import__("pathlib").Path(args.out) / "options.md").read_text())
+    print(f"report written to {args.out}")
+    return 0

@@ -1,0 +1,55 @@
+"""FCN: torchvision's recipe (dilated backbone at output stride 8 + ``FCNHead`` + bilinear
+upsampling), with the backbone taken from smp so any dilatable encoder can be used.
+
+With ``resnet50``/``resnet101`` this is torchvision's ``fcn_resnet50``/``fcn_resnet101``
+without the auxiliary head: smp's ResNet encoders are torchvision's ResNets, dilated the same
+way (layer3 x2, layer4 x4, first block of each at the previous rate), and the head is
+torchvision's own class: loaded with torchvision's weights, the outputs are identical.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class FCN(nn.Module):
+    def __init__(self, encoder_name: str, in_channels: int = 3, classes: int = 1, dropout: float = 0.0,
+                 encoder_weights: str | bool | None = None):
+        super().__init__()
+        import segmentation_models_pytorch as smp
+        from torchvision.models.segmentation.fcn import FCNHead
+
+        # torchvision dilates Bottleneck ResNets its own way; smp's output_stride does the rest.
+        torchvision_resnet = encoder_name in ("resnet50", "resnet101", "resnet152")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            self.encoder = smp.encoders.get_encoder(
+                encoder_name, in_channels=in_channels, depth=5,
+                weights=encoder_weights,  # smp's download path: "imagenet" (True for tu- encoders)
+                output_stride=32 if torchvision_resnet else 8,
+            )
+        if torchvision_resnet:
+            _dilate_like_torchvision(self.encoder)
+        self.classifier = FCNHead(self.encoder.out_channels[-1], classes)
+        # FCNHead = conv3x3, BN, ReLU, Dropout(0.1), conv1x1: its dropout is the one before the final conv.
+        self.classifier[3].p = dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(x)[-1]
+        return F.interpolate(self.classifier(features), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _dilate_like_torchvision(resnet: nn.Module) -> None:
+    """torchvision's ``replace_stride_with_dilation=[False, True, True]`` on a built ResNet:
+    layer3 and layer4 lose their stride; their first block keeps the previous dilation
+    (1, then 2) and the rest use the new one (2, then 4)."""
+    for layer, previous, dilation in ((resnet.layer3, 1, 2), (resnet.layer4, 2, 4)):
+        for i, block in enumerate(layer):
+            rate = previous if i == 0 else dilation
+            block.conv2.stride, block.conv2.dilation, block.conv2.padding = (1, 1), (rate, rate), (rate, rate)
+            if block.downsample is not None:
+                block.downsample[0].stride = (1, 1)

@@ -1,0 +1,73 @@
+"""`dermaseg predict` and `dermaseg export`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "predict", help="segment images: masks, overlays and lesion measurements",
+        description="Segment dermoscopic images with the shipped model (or your own). Writes for each image "
+                    "<id>_segmentation.png (0/255, the image's own size) and <id>_overlay.png, and one "
+                    "measurements.csv + measurements.json for all.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
+    p.add_argument("--out", default="predictions", help="output folder")
+    p.add_argument("--model", default=None, help="shipped model name, a .pt/.ckpt file or an exported .onnx "
+                                                 "(default: the shipped model)")
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation (4 passes)")
+    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's)")
+    p.add_argument("--no-postprocess", action="store_true", help="keep every component and hole")
+    p.add_argument("--mm-per-pixel", type=float, default=None, help="scale, for measurements in mm")
+    p.add_argument("--shard", default=None, metavar="i/N", help="process only the i-th of N shards (0-based)")
+    p.add_argument("--no-overlay", action="store_true", help="skip the overlay PNGs")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.set_defaults(func=_predict)
+
+    p = subparsers.add_parser("export", help="export a model to ONNX",
+                              description="Export a dermaseg model file or checkpoint to ONNX (dynamic batch and "
+                                          "size), with its preprocessing and threshold stored as metadata.")
+    p.add_argument("checkpoint", help="model .pt / Lightning .ckpt / shipped model name")
+    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument("--out", default=None, help="output file (default: <checkpoint stem>.onnx)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--static", action="store_true", help="fixed 1x3xSxS input instead of dynamic batch/size")
+    p.set_defaults(func=_export)
+
+
+def _predict(args) -> int:
+    from dermaseg.cli import UserError
+    from dermaseg.predict.run import collect_inputs, predict_files
+
+    try:
+        files = collect_inputs(args.paths)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if args.shard:
+        try:
+            i, n = (int(v) for v in args.shard.split("/"))
+            assert 0 <= i < n
+        except (ValueError, AssertionError):
+            raise UserError(f"--shard {args.shard!r}: expected i/N with 0 <= i < N") from None
+        files = files[i::n]
+    try:
+        summary = predict_files(files, args.out, model=args.model, tta=args.tta, threshold=args.threshold,
+                                postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
+                                overlay=not args.no_overlay, threads=args.threads)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return 0 if summary["failed"] == 0 else 3
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from dermaseg.predict.export import export_onnx
+    from dermaseg.predict.zoo import resolve_model
+
+    source = resolve_model(args.checkpoint)
+    out = Path(args.out) if args.out else Path(source.stem + ".onnx")
+    export_onnx(source, out, opset=args.opset, dynamic=not args.static)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,66 @@
+"""Fast image decoding for inference.
+
+A dermoscope JPEG can be 6000x4000; the network sees 256x256. libjpeg can decode at 1/2,
+1/4 or 1/8 scale for a fraction of the cost (PIL's `draft`), so we decode at the smallest
+scale that still leaves `min_side` pixels on the long side, and remember the full size
+(after EXIF rotation) so the mask is written at the image's own width and height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from dermaseg.data.io import ImageReadError, _open, to_rgb_uint8
+
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass
+class InferenceImage:
+    image: np.ndarray               # RGB uint8, possibly reduced
+    full_size: tuple[int, int]      # (H, W) of the image as a viewer shows it (EXIF applied)
+    path: Path | None = None
+
+    @property
+    def reduced(self) -> bool:
+        return self.image.shape[:2] != self.full_size
+
+
+def load_for_inference(path: Path | str, min_side: int = 1024) -> InferenceImage:
+    path = Path(path)
+    if not path.exists():
+        raise ImageReadError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise ImageReadError(path, "empty file (0 bytes)")
+    try:
+        img = Image.open(path)
+        width, height = img.size
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1) if hasattr(img, "getexif") else 1
+        if img.format == "JPEG" and max(width, height) > 2 * min_side:
+            scale = max(width, height) / min_side
+            img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
+        img.load()
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(path, f"image too large ({exc})") from None
+    except Exception:  # noqa: BLE001 - fall back to the strict reader for its precise message
+        _open(path)
+        raise
+    img = ImageOps.exif_transpose(img)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return InferenceImage(to_rgb_uint8(img), (height, width), path)
+
+
+def from_array(image: np.ndarray) -> InferenceImage:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got shape {image.shape} dtype {image.dtype}")
+    return InferenceImage(np.ascontiguousarray(image[..., :3]), image.shape[:2])

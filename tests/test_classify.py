@@ -1,0 +1,301 @@
+"""Classification: samplers, grouped splits, metrics vs scikit-learn, a tiny run's artifacts,
+the resumable grid, and `dermaseg classify predict` with the shipped classifier."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+from sklearn import metrics as skm
+from sklearn.utils.class_weight import compute_class_weight
+
+from conftest import HAM10000
+from dermaseg.classify import sampling
+from dermaseg.classify.metrics import classification_metrics
+
+# --- samplers ------------------------------------------------------------------------------------
+
+LABELS = np.array([0] * 50 + [1] * 20 + [2] * 5 + [3] * 0 + [4] * 9)
+
+
+def test_undersample_keeps_rarest_count_without_repeats():
+    idx = sampling.undersample(LABELS, 5, seed=1)
+    counts = np.bincount(LABELS[idx], minlength=5)
+    assert counts.tolist() == [5, 5, 5, 0, 5]
+    assert len(set(idx.tolist())) == len(idx)               # no image twice
+    assert set(idx[LABELS[idx] == 2].tolist()) == set(np.flatnonzero(LABELS == 2).tolist())
+
+
+def test_oversample_raises_to_commonest_and_keeps_every_original():
+    idx = sampling.oversample(LABELS, 5, seed=1)
+    assert np.bincount(LABELS[idx], minlength=5).tolist() == [50, 50, 50, 0, 50]
+    assert set(range(len(LABELS))) <= set(idx.tolist())      # all originals present
+    assert Counter(idx[LABELS[idx] == 0].tolist()) == Counter(np.flatnonzero(LABELS == 0).tolist())
+
+
+def test_class_weights_are_sklearn_balanced_and_sampler_balances_draws():
+    present = np.unique(LABELS)
+    plan = sampling.plan(LABELS, 5, "class_weight")
+    assert np.allclose(plan.loss_weights[present], compute_class_weight("balanced", classes=present, y=LABELS))
+    assert plan.loss_weights[3] == 0 and len(plan.indices) == len(LABELS)
+    milder = sampling.plan(LABELS, 5, "class_weight", power=0.5)
+    assert np.allclose(milder.loss_weights, np.sqrt(plan.loss_weights))
+
+    plan = sampling.plan(LABELS, 5, "weighted_sampler", seed=0)
+    expected = plan.epoch_counts(LABELS, 5)
+    assert np.allclose(expected[present], len(LABELS) / len(present))
+    draws = torch.utils.data.WeightedRandomSampler(torch.as_tensor(plan.draw_weights), 40000, replacement=True,
+                                                   generator=torch.Generator().manual_seed(0))
+    freq = np.bincount(LABELS[list(draws)], minlength=5) / 40000
+    assert np.allclose(freq[present], 0.25, atol=0.015)
+
+
+def test_none_and_unknown_method():
+    assert sampling.plan(LABELS, 5, "none").epoch_counts(LABELS, 5).tolist() == [50, 20, 5, 0, 9]
+    with pytest.raises(ValueError, match="unknown sampling"):
+        sampling.plan(LABELS, 5, "smote")
+
+
+# --- splits --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ham(shared_data):
+    from dermaseg.data import open_dataset
+
+    return open_dataset(HAM10000)
+
+
+@pytest.mark.parametrize("ratios,test_fraction", [("80:20", 0.2), ("70:30", 0.3), ("40:60", 0.6)])
+def test_grouped_split_never_shares_a_lesion(ham, ratios, test_fraction):
+    from dermaseg.classify.splits import classification_split, leaked_groups
+
+    mapping = classification_split(ham.records, ratios, mode="grouped", seed=0, val_fraction=0.1)
+    assert not leaked_groups(ham.records, mapping)
+    counts = Counter(mapping.values())
+    assert abs(counts["test"] / len(ham) - test_fraction) < 0.002
+    assert abs(counts["val"] / (counts["train"] + counts["val"]) - 0.1) < 0.002
+
+
+def test_image_level_split_leaks_lesions(ham):
+    from dermaseg.classify.splits import classification_split, leaked_groups
+
+    mapping = classification_split(ham.records, "80:20", mode="image", seed=0, val_fraction=0)
+    assert len(leaked_groups(ham.records, mapping)) > 300      # the leak the grouped split prevents
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+def test_metrics_agree_with_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 300)
+    logits = rng.normal(size=(300, 4)) + 1.5 * np.eye(4)[y]
+    prob = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    pred = prob.argmax(1)
+    m = classification_metrics(y, prob, ["a", "b", "c", "d"])
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    assert m["macro_f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert m["macro_auc"] == pytest.approx(skm.roc_auc_score(y, prob, multi_class="ovr", average="macro"))
+    prec = skm.precision_score(y, pred, average=None)
+    rec = skm.recall_score(y, pred, average=None)
+    for c, name in enumerate("abcd"):
+        assert m["per_class"][name]["precision"] == pytest.approx(prec[c])
+        assert m["per_class"][name]["recall"] == pytest.approx(rec[c])
+    assert np.array_equal(m["confusion_matrix"], skm.confusion_matrix(y, pred))
+
+
+def test_metrics_by_hand_and_with_an_absent_class():
+    # truth 0,0,1,1,2; predicted 0,1,1,1,0 -> recalls 1/2, 1, 0 -> balanced 0.5; accuracy 3/5
+    prob = np.eye(3)[[0, 1, 1, 1, 0]] * 0.8 + 0.2 / 3
+    m = classification_metrics([0, 0, 1, 1, 2], prob, ["x", "y", "z"])
+    assert m["accuracy"] == pytest.approx(0.6)
+    assert m["balanced_accuracy"] == pytest.approx(0.5)
+    # class 2 never occurs in the truth: no AUC for it, balanced accuracy over the classes present
+    m = classification_metrics([0, 1, 1], np.eye(3)[[0, 1, 2]], ["x", "y", "z"])
+    assert m["per_class"]["z"]["auc"] is None
+    assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score([0, 1, 1], [0, 1, 2]))
+
+
+# --- model split -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backbone", ["efficientnet-lite0", "resnet18"])
+def test_frozen_prefix_and_tail_compose_to_the_network(backbone):
+    from dermaseg.classify.model import build_classifier, split_model
+
+    model = build_classifier(backbone, 5, weights=None, dropout=0.5).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        for n in (0, 2):
+            prefix, tail = split_model(model, n)
+            assert torch.allclose(tail.eval()(prefix(x)), ref, atol=1e-5)
+
+
+def test_lesion_crop_is_a_square_around_the_mask():
+    from dermaseg.classify.crop import crop_to_lesion, lesion_box
+
+    mask = np.zeros((150, 200), np.uint8)
+    mask[40:80, 90:150] = 255
+    top, bottom, left, right = lesion_box(mask, margin=0.0)
+    assert (bottom - top, right - left) == (60, 60) and left == 90 and top == 30
+    assert crop_to_lesion(np.zeros((150, 200, 3), np.uint8), np.zeros((150, 200), np.uint8)).shape == (150, 200, 3)
+
+
+# --- a tiny run writes every artifact ------------------------------------------------------------
+
+COLOURS = {"mel": (60, 30, 20), "nv": (150, 100, 70), "bkl": (200, 170, 120)}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """A folder layout (images/ + labels.csv) of 3 colour-coded classes, two images per lesion."""
+    root = tmp_path_factory.mktemp("tiny_cls")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for k, (dx, colour) in enumerate(COLOURS.items()):
+        for lesion in range(8):
+            for shot in range(2):
+                image_id = f"{dx}_{lesion}_{shot}"
+                img = np.full((36, 48, 3), (225, 190, 170), np.uint8)
+                img[8:28, 12:36] = colour
+                img = np.clip(img + rng.integers(-10, 11, img.shape), 0, 255).astype(np.uint8)
+                Image.fromarray(img).save(root / "images" / f"{image_id}.png")
+                rows.append({"image_id": image_id, "dx": dx, "lesion_id": f"L{k}_{lesion}"})
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, ["image_id", "dx", "lesion_id"])
+        w.writeheader()
+        w.writerows(rows)
+    return root
+
+
+def tiny_overrides(root: Path, cache: Path, stages="1") -> list[str]:
+    return [f"data.root={root}", f"data.cache_dir={cache}", "pipeline.size=32", f"train.trainable_stages={stages}",
+            "train.views=2", "train.tta_views=2", "train.epochs=2", "train.batch_size=8", "train.progress=false",
+            "data.val_fraction=0.25", "model.weights=null", "train.lr=0.003"]
+
+
+ARTIFACTS = ["config.yaml", "environment.json", "split.csv", "history.csv", "learning_curves.png", "model.pt",
+             "metrics.json", "predictions.csv", "confusion_matrix.png", "summary.json"]
+
+
+@pytest.mark.parametrize("stages,sampling_method", [("1", "oversample"), ("all", "weighted_sampler")])
+def test_tiny_two_epoch_run_writes_every_artifact(tiny_data, tmp_path, stages, sampling_method):
+    from dermaseg.classify.config import load_config
+    from dermaseg.classify.predict import Classifier
+    from dermaseg.classify.train import train_classifier
+
+    config = load_config(None, tiny_overrides(tiny_data, tmp_path / "cache", stages)
+                         + [f"train.sampling={sampling_method}"])
+    run = tmp_path / "run"
+    summary = train_classifier(config, run)
+    for name in ARTIFACTS:
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    history = list(csv.DictReader(open(run / "history.csv")))
+    assert [int(r["epoch"]) for r in history] == [0, 1]
+    split = dict(csv.reader(open(run / "split.csv")))
+    lesions = {}
+    for image_id, part in split.items():
+        if image_id != "image_id":
+            lesions.setdefault(image_id.rsplit("_", 1)[0], set()).add(part)
+    assert all(len(parts) == 1 for parts in lesions.values())     # grouped by lesion
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]["per_class"]) == {"bkl", "mel", "nv"}
+    preds = list(csv.DictReader(open(run / "predictions.csv")))
+    assert len(preds) == summary["n_test"] == metrics["test"]["n"]
+    assert {"image_id", "true", "predicted", "prob_bkl", "prob_mel", "prob_nv"} <= set(preds[0])
+    probs = np.array([[float(r[f"prob_{c}"]) for c in ("bkl", "mel", "nv")] for r in preds])
+    assert np.allclose(probs.sum(1), 1, atol=1e-4)
+    # the model file alone reproduces the run's test probabilities from the raw images
+    clf = Classifier(run / "model.pt")
+    images = [np.asarray(Image.open(tiny_data / "images" / f"{r['image_id']}.png")) for r in preds]
+    assert np.allclose(clf.predict_proba(images), probs, atol=2e-3)
+
+
+# --- the grid resumes after an interrupted cell ---------------------------------------------------
+
+def test_grid_skips_finished_cells_and_reruns_an_interrupted_one(tiny_data, tmp_path):
+    from dermaseg.classify.experiment import run_grid
+    from dermaseg.classify.train import train_classifier
+
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({}))
+    overrides = dict(o.split("=", 1) for o in tiny_overrides(tiny_data, tmp_path / "cache", "0"))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"name": "tiny grid", "base": "base.yaml", "overrides": overrides,
+                                    "grid": {"sampling": ["undersample", "class_weight"], "ratios": ["75:25"],
+                                             "seed": [0]},
+                                    "out": str(tmp_path / "grid_out"), "budget": "two epochs"}))
+    calls = []
+
+    def interrupted_on_second(config, run_dir):
+        calls.append(Path(run_dir).name)
+        if len(calls) == 2:
+            Path(run_dir).mkdir(parents=True)
+            (Path(run_dir) / "history.csv").write_text("partial")
+            raise KeyboardInterrupt
+        return train_classifier(config, run_dir)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(grid, train_fn=interrupted_on_second, progress=False)
+    out = tmp_path / "grid_out"
+    first, second = (out / "cells" / name for name in calls)
+    assert (first / "summary.json").is_file() and not (second / "summary.json").exists()
+    first_mtime = (first / "model.pt").stat().st_mtime_ns
+
+    calls.clear()
+    df = run_grid(grid, train_fn=lambda c, d: (calls.append(Path(d).name), train_classifier(c, d))[1],
+                  progress=False)
+    assert calls == [second.name]                                   # only the interrupted cell ran again
+    assert (first / "model.pt").stat().st_mtime_ns == first_mtime
+    assert len(df) == 2 and set(df["technique"]) == {"undersample", "class_weight"}
+    table = (out / "results.md").read_text()
+    assert "| technique | split ratio | accuracy | balanced accuracy | macro F1 |" in table
+    assert "Undersampling using EfficientNet-Lite0 | 75:25 |" in table
+    assert (out / "results.png").stat().st_size > 0 and (out / "results.csv").is_file()
+
+
+# --- the shipped classifier works right after install ----------------------------------------------
+
+def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):
+    from dermaseg.classify.modelfile import DEFAULT_CLASSIFIER, SHIPPED, WEIGHTS_DIR
+    from dermaseg.cli import main
+
+    shipped = WEIGHTS_DIR / SHIPPED[DEFAULT_CLASSIFIER][0]
+    assert shipped.is_file() and shipped.stat().st_size <= 25 * 2**20
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for image_id in ("ISIC_0024306", "ISIC_0024310"):
+        (folder / f"{image_id}.jpg").write_bytes((HAM10000 / "HAM10000_images" / f"{image_id}.jpg").read_bytes())
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    rc = main(["classify", "predict", str(folder), "--out", str(tmp_path / "out")])
+    assert rc == 3                                                    # ran, but reported a skipped file
+    rows = list(csv.DictReader(open(tmp_path / "out" / "classification.csv")))
+    assert [r["image_id"] for r in rows] == ["ISIC_0024306", "ISIC_0024310"]
+    classes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    for r in rows:
+        probs = [float(r[f"prob_{c}"]) for c in classes]
+        assert abs(sum(probs) - 1) < 1e-3 and r["predicted"] == classes[int(np.argmax(probs))]
+
+
+def test_logit_adjustment_trades_towards_balanced_accuracy():
+    from dermaseg.classify.calibrate import adjust, choose_tau
+
+    rng = np.random.default_rng(1)
+    prior = np.array([0.8, 0.15, 0.05])
+    y = rng.choice(3, size=3000, p=prior)
+    # a model that leans on the prior: scores = evidence + log prior
+    logits = rng.normal(size=(3000, 3)) + 1.2 * np.eye(3)[y] + np.log(prior)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    tau, table = choose_tau(probs, y, prior, ["a", "b", "c"])
+    by_tau = {r["tau"]: r for r in table}
+    assert tau > 0 and by_tau[tau]["balanced_accuracy"] > by_tau[0.0]["balanced_accuracy"] + 0.05
+    shifted = adjust(probs, -tau * np.log(prior))
+    assert np.allclose(shifted.sum(1), 1) and adjust(probs, None) is probs
