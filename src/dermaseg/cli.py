@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # that sub-package has no commands yet
+            if exc.name and name.startswith(exc.name):  # that sub-package (or its cli) does not exist yet
                 continue
             raise
         module.register(subparsers)
