@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from dermaseg.train.config import _merge, parse_override
+from dermaseg.train.config import _merge, parse_override, read_recipe
 
 DEFAULTS: dict = {
     "seed": 0,
@@ -62,17 +62,7 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
                 base: dict | None = None) -> dict:
     config = copy.deepcopy(base if base is not None else DEFAULTS)
     if path is not None:
-        path = Path(path)
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a config must be a mapping of sections")
-        loaded.pop("name", None)
-        loaded.pop("description", None)
+        loaded = read_recipe(path)
         config = _merge(config, loaded, DEFAULTS)
     for item in overrides or []:
         config = _merge(config, parse_override(item) if isinstance(item, str) else item, DEFAULTS)

@@ -85,20 +85,26 @@ def parse_override(text: str) -> dict:
     return out
 
 
+def read_recipe(path: Path | str) -> dict:
+    """A YAML recipe file as a mapping of sections, without its descriptive name/description keys."""
+    path = Path(path)
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: a config must be a mapping of sections")
+    loaded.pop("name", None)
+    loaded.pop("description", None)
+    return loaded
+
+
 def load_config(path: Path | str | None = None, overrides: list[str] | None = None) -> dict:
     config = copy.deepcopy(DEFAULTS)
     if path is not None:
-        path = Path(path)
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a config must be a mapping of sections")
-        loaded.pop("name", None)
-        loaded.pop("description", None)
+        loaded = read_recipe(path)
         config = _merge(config, loaded, DEFAULTS)
     for text in overrides or []:
         config = _merge(config, parse_override(text), DEFAULTS)
