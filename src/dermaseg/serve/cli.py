@@ -1,0 +1,63 @@
+"""`dermaseg serve`: the web page and HTTP API on this machine."""
+
+from __future__ import annotations
+
+import argparse
+
+from dermaseg.serve.limits import MB, Limits, default_workers
+
+
+def register(subparsers) -> None:
+    defaults = Limits()
+    p = subparsers.add_parser(
+        "serve", help="web page and HTTP API (segment, measure, classify)",
+        description="Serve the web page at http://HOST:PORT/ and the HTTP API under /v1 (OpenAPI at /docs). "
+                    "Binds 127.0.0.1 by default: only this machine can reach it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", default=None, help="segmentation model: shipped name, .pt/.ckpt or .onnx "
+                                                 "(default: the shipped one, its .onnx export when present)")
+    p.add_argument("--classifier", default=None, help="classifier: shipped name or file (default: the shipped one)")
+    p.add_argument("--no-classifier", action="store_true", help="segmentation only (/v1/classify answers 503)")
+    p.add_argument("--workers", type=int, default=default_workers(), help="images processed at once")
+    p.add_argument("--queue", type=int, default=defaults.queue,
+                   help="requests that may wait for a worker; more get 503 with Retry-After")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per network pass (default: cores / workers)")
+    p.add_argument("--timeout", type=float, default=defaults.timeout_s, help="seconds per request before 504")
+    p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / MB, help="largest upload")
+    p.add_argument("--max-megapixels", type=float, default=defaults.max_pixels / 1e6,
+                   help="largest image, read from its header before decoding")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args) -> int:
+    import logging
+    import os
+
+    from dermaseg.cli import UserError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        limits = Limits(max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=int(args.max_megapixels * 1e6),
+                        workers=args.workers, queue=args.queue, timeout_s=args.timeout)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    threads = args.threads or max(1, (os.cpu_count() or 1) // limits.workers)
+
+    import uvicorn
+
+    from dermaseg.serve.app import create_app
+    from dermaseg.serve.engines import Engines
+
+    try:
+        engines = Engines.load(args.model, args.classifier, with_classifier=not args.no_classifier,
+                               threads=threads)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    app = create_app(engines, limits)
+    print(f"dermaseg: serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl+C to stop", flush=True)
+    # access_log off: the app logs one line per request itself, with its timing.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    return 0

@@ -1,0 +1,114 @@
+"""The models a server holds: one segmenter and, when it can be loaded, one classifier.
+
+Each is loaded once at start-up and shared by every worker thread (ONNX Runtime sessions and
+PyTorch modules in inference mode are safe to call from several threads). The segmentation
+model runs on ONNX Runtime whenever an exported .onnx file is available: given one directly,
+or lying beside the shipped model under the same name (`dermaseg export isic-unet-lite0
+--out <weights folder>/isic_unet_lite0.onnx`). PyTorch is imported only when no ONNX file
+exists or for the classifier (which has no ONNX export yet); without torch the server still
+segments from an .onnx file and answers /v1/classify with 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger("dermaseg.serve")
+
+
+def segmentation_model_file(model: str | Path | None) -> Path:
+    """The file to load for `model` (a shipped name, a path, or None), preferring an ONNX export."""
+    from dermaseg.predict.zoo import resolve_model
+
+    path = resolve_model(model)
+    onnx = path.with_suffix(".onnx")
+    if path.suffix.lower() != ".onnx" and onnx.is_file():
+        return onnx
+    return path
+
+
+class Engines:
+    def __init__(self, segmenter, classifier=None, classifier_error: str | None = None):
+        self.segmenter = segmenter
+        self.classifier = classifier
+        self.classifier_error = classifier_error if classifier is None else None
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, classifier: str | Path | None = None, *,
+             with_classifier: bool = True, threads: int | None = None) -> "Engines":
+        from dermaseg.predict.segmenter import Segmenter
+
+        path = segmentation_model_file(model)
+        if path.suffix.lower() != ".onnx":
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                raise ValueError(f"{path} is a PyTorch model and torch is not installed: export it to ONNX "
+                                 f"(`dermaseg export {model or 'isic-unet-lite0'}` on a machine with torch) "
+                                 "and pass --model FILE.onnx") from None
+        segmenter = Segmenter(path, threads=threads)
+        # The shipped name travels in the file's metadata; a path alone would give its stem.
+        segmenter.name = segmenter.model_info.get("name") or (str(model) if model else path.stem)
+        log.info("segmentation model %s %s (%s) from %s", segmenter.name, segmenter.version,
+                 segmenter.backend_name, path)
+        loaded, error = None, "disabled (--no-classifier)"
+        if with_classifier:
+            loaded, error = _load_classifier(classifier, threads)
+        return cls(segmenter, loaded, error)
+
+    def models(self) -> list[dict]:
+        """What GET /v1/models reports for each model held."""
+        seg = self.segmenter
+        info = getattr(seg, "model_info", {}) or {}
+        out = [{
+            "name": seg.name, "version": seg.version, "task": "segmentation", "available": True,
+            "backend": seg.backend_name, "input_size": seg.input_size, "threshold": seg.threshold,
+            "architecture": f"{info.get('arch', '?')} / {info.get('encoder', '?')}",
+            "held_out": {"split": "validation", "dice": info["best_val_dice"]} if "best_val_dice" in info else None,
+        }]
+        clf = self.classifier
+        if clf is not None:
+            meta = clf.meta
+            test = (meta.get("info") or {}).get("test")
+            out.append({
+                "name": classifier_name(clf), "version": classifier_version(clf), "task": "classification",
+                "available": True, "backend": "pytorch", "input_size": clf.pipeline.size,
+                "classes": clf.class_names, "architecture": meta.get("backbone"), "tta_views": clf.tta_views,
+                "held_out": {"split": "test", **{k: v for k, v in test.items()}} if test else None,
+            })
+        else:
+            out.append({"name": None, "task": "classification", "available": False, "reason": self.classifier_error})
+        return out
+
+
+def classifier_name(clf) -> str:
+    from dermaseg.classify.modelfile import SHIPPED
+
+    for name, (filename, _) in SHIPPED.items():
+        if Path(clf.path).name == filename:
+            return name
+    return Path(clf.path).stem
+
+
+def classifier_version(clf) -> str:
+    from dermaseg import __version__
+
+    return str((clf.meta.get("info") or {}).get("version", __version__))
+
+
+def _load_classifier(model, threads):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None, "the classifier needs PyTorch, which is not installed"
+    try:
+        from dermaseg.classify.predict import Classifier
+
+        clf = Classifier(model, threads=threads)
+    except (FileNotFoundError, ValueError) as exc:
+        if model is not None:
+            raise  # the user named it: a wrong name or file is an error, not a silent downgrade
+        return None, str(exc)
+    log.info("classifier %s (%d classes) from %s", classifier_name(clf), len(clf.class_names), clf.path)
+    return clf, None

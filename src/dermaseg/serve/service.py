@@ -1,0 +1,104 @@
+"""The work behind each endpoint, run on a worker thread: decoded image in, answer out.
+
+Segmentation, measurement and classification are the library's own (`Segmenter.segment`,
+`dermaseg.predict.run.measure`, `Classifier.predict_proba`); this module only shapes their
+results for HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import cv2
+import numpy as np
+
+from dermaseg.measure import MIN_AREA_PX
+from dermaseg.serve.fields import describe
+
+PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+def jsonable(value):
+    """numpy scalars -> Python, NaN/inf -> None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def outline(mask: np.ndarray, max_points: int = 400) -> list[list[list[int]]]:
+    """Outer borders of the lesions as polygons [[x, y], ...] in image pixels, simplified to
+    about a pixel per 0.2% of the image's long side so a 6000 px mask stays a small answer."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    tolerance = max(0.5, 0.002 * max(mask.shape))
+    polygons = []
+    for contour in sorted(contours, key=cv2.contourArea, reverse=True):
+        if cv2.contourArea(contour) < MIN_AREA_PX:
+            continue
+        poly = cv2.approxPolyDP(contour, tolerance, True)
+        while len(poly) > max_points:
+            tolerance *= 1.5
+            poly = cv2.approxPolyDP(contour, tolerance, True)
+        polygons.append(poly[:, 0, :].tolist())
+    return polygons
+
+
+def model_card(segmenter) -> dict:
+    return {"name": segmenter.name, "version": segmenter.version, "backend": segmenter.backend_name,
+            "threshold": segmenter.threshold}
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    data = array if array.ndim == 2 else cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", data, PNG_FAST)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def segment(engines, item, *, image_id: str, mm_per_pixel: float | None = None, want: str = "json"):
+    """want: 'json' -> dict (measurements.json's per-image entry + outline, fields, model);
+    'mask' -> PNG bytes of the mask at the image's own size; 'overlay' -> PNG bytes of the overlay."""
+    from dermaseg.predict.run import measure
+
+    segmenter = engines.segmenter
+    result = segmenter.segment(item)
+    if want == "mask":
+        return encode_png(result.mask)
+    if want == "overlay":
+        from dermaseg.predict.overlay import overlay
+
+        return encode_png(overlay(item.image, result.mask))
+    t0 = time.perf_counter()
+    lesions = measure(item, result.mask, mm_per_pixel) if result.lesion_found else []
+    polygons = outline(result.mask) if result.lesion_found else []
+    timings = dict(result.timings_ms, measure_ms=round((time.perf_counter() - t0) * 1000, 2))
+    names = list(dict.fromkeys(k for row in lesions for k in row))
+    return jsonable({
+        "image_id": image_id, "width": item.full_size[1], "height": item.full_size[0],
+        "lesion_found": result.lesion_found, "mm_per_pixel": mm_per_pixel, "lesions": lesions,
+        "outline": polygons, "fields": describe(names), "timings_ms": timings, "model": model_card(segmenter),
+    })
+
+
+def classify(engines, item, *, image_id: str) -> dict:
+    clf = engines.classifier
+    from dermaseg.serve.engines import classifier_name, classifier_version
+
+    t0 = time.perf_counter()
+    probs = clf.predict_proba([item.image])[0]
+    ms = round((time.perf_counter() - t0) * 1000, 2)
+    return jsonable({
+        "image_id": image_id, "width": item.full_size[1], "height": item.full_size[0],
+        "predicted": clf.class_names[int(np.argmax(probs))],
+        "probabilities": {n: float(p) for n, p in zip(clf.class_names, probs)},
+        "model": {"name": classifier_name(clf), "version": classifier_version(clf), "backend": "pytorch",
+                  "tta_views": clf.tta_views},
+        "timings_ms": {"model_ms": ms},
+    })
