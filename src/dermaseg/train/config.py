@@ -48,7 +48,8 @@ DEFAULTS: dict = {
         "devices": 1,
         "num_nodes": 1,
         "strategy": "auto",
-        "precision": None,                    # default: 16-mixed on GPU, 32 on CPU
+        "precision": None,                    # default: bf16-mixed where the GPU or CPU has bf16, else 16-mixed (GPU) / 32-true
+        "channels_last": True,                # NHWC memory layout: faster convolutions under bf16 on CPU and GPU
         "checkpoint_every_minutes": 2.0,      # last.ckpt refresh, so a kill loses little
         "threshold": 0.5,
         "limit_train_images": None,           # for smoke tests

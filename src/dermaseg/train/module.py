@@ -37,10 +37,15 @@ class SegmentationModule(L.LightningModule):
         self.model = build_model(m["arch"], m["encoder"], encoder_weights=m["encoder_weights"],
                                  dropout=m["dropout"], **extra)
         t = config["train"]
+        self.channels_last = bool(t.get("channels_last", False))
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.loss_fn = build_loss(t["loss"], pos_weight=t["pos_weight"])
         self.threshold = float(t["threshold"])
 
     def forward(self, x):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
     # -- encoder freezing (first N epochs), then fine-tuning at a lower LR ----------------------

@@ -134,6 +134,30 @@ class MetricsTable(L.Callback):
             print(f"warning: could not draw learning curves: {exc}", file=sys.stderr)
 
 
+def uses_gpu(accelerator: str) -> bool:
+    import torch
+
+    return torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+
+
+def cpu_has_bf16() -> bool:
+    """AVX-512 BF16 or AMX: bf16 autocast is then a real speed-up on this CPU, not an emulation."""
+    import torch
+
+    cpu = getattr(torch, "cpu", None)
+    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
+
+
+def default_precision(accelerator: str) -> str:
+    """bf16 mixed precision where the hardware runs it natively; fp16 on older GPUs; fp32 otherwise."""
+    import torch
+
+    if uses_gpu(accelerator):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if cpu_has_bf16() else "32-true"
+
+
 def _newest_checkpoint(ckpt_dir: Path) -> Path | None:
     found = [p for p in ckpt_dir.glob("*.ckpt") if p.name in ("last.ckpt", "interval.ckpt")]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
@@ -183,8 +207,8 @@ def train(config: dict, run_dir: Path | str) -> dict:
         load_encoder_weights_from(module.model, config["model"]["init_from"])
 
     accelerator = t["accelerator"]
-    on_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-    precision = t["precision"] or ("16-mixed" if on_gpu else "32-true")
+    precision = t["precision"] or default_precision(accelerator)
+    print(f"training on {'GPU' if uses_gpu(accelerator) else 'CPU'} with precision {precision}", file=sys.stderr)
     best = ModelCheckpoint(ckpt_dir, filename="best", monitor="dice", mode="max", save_top_k=1, save_last=True,
                            enable_version_counter=False)
     interval = ModelCheckpoint(ckpt_dir, filename="interval", save_top_k=1, enable_version_counter=False,
