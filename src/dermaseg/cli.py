@@ -2,6 +2,9 @@
 
 A sub-package exposes `register(subparsers)` in its `cli.py`; heavy imports (torch, ...)
 happen inside the handlers so `dermaseg --help` stays fast.
+
+Exit status, the same for every command that processes many files: 0 every file done,
+3 some files skipped (each listed with its reason), 2 usage error or nothing to do.
 """
 
 from __future__ import annotations
@@ -9,8 +12,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from dermaseg import __version__
+
+EXIT_OK = 0          # every file done
+EXIT_USAGE = 2       # bad arguments, unusable output folder, or nothing to do
+EXIT_SKIPPED = 3     # done, but some files were skipped (each is listed with its reason)
+
+EXIT_CODES_HELP = ("exit status: 0 every file done; 3 some files skipped (each listed with the reason); "
+                   "2 usage error, unusable output folder or nothing to do")
+
+
+# Help pages of the many-file commands show each option's default and end with EXIT_CODES_HELP.
+HelpFormatter = argparse.ArgumentDefaultsHelpFormatter
 
 SUBCOMMAND_MODULES = [
     "dermaseg.data.cli",          # data inspect | split
@@ -28,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dermaseg",
         description="Dermoscopic skin-lesion segmentation, measurement and classification.",
+        epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"dermaseg {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -46,17 +62,29 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one clear line, no traceback."""
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """dermaseg's own warnings (bad files, data problems) print as one line, no source excerpt."""
+    if category.__module__.startswith("dermaseg"):
+        print(f"dermaseg: warning: {message}", file=file or sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 1
+        return EXIT_USAGE
+    warnings.showwarning = _one_line_warning
     try:
         result = args.func(args)
     except (UserError, FileNotFoundError) as exc:
         print(f"dermaseg: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("dermaseg: interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dermaseg.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -40,8 +42,10 @@ def register(subparsers) -> None:
 
     r = sub.add_parser("predict", help="classify images (shipped classifier by default)",
                        description="Classify images or folders of images. Writes <out>/classification.csv with "
-                                   "image_id, predicted and one prob_<class> column per class.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   "image_id, predicted, one prob_<class> column per class, path and warning (why "
+                                   "a prediction should not be trusted: no lesion found, too dark, blurry, tiny), "
+                                   "and classification.json listing skipped files with the reason.",
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("paths", nargs="+", metavar="IMAGE|FOLDER")
     r.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
     r.add_argument("--out", default="predictions", help="output folder")
@@ -50,6 +54,8 @@ def register(subparsers) -> None:
                    help="crop to the lesion with the segmentation model first")
     r.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
     r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--no-lesion-check", action="store_true",
+                   help="do not run the segmentation model to flag images where no lesion is found")
     r.set_defaults(func=_predict)
 
     c = sub.add_parser("calibrate", help="tune a prior correction (logit adjustment) on the validation split",
@@ -61,7 +67,7 @@ def register(subparsers) -> None:
     c.add_argument("--out", required=True, help="calibrated model file to write")
     c.add_argument("--threads", type=int, default=None)
     c.set_defaults(func=_calibrate)
-    p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
+    p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
 
     x = subparsers.add_parser(
         "experiment", help="run a comparison grid (sampling x ratio x backbone x seed), resumable",
@@ -126,15 +132,21 @@ def _predict(args) -> int:
     import sys
     from pathlib import Path
 
-    from dermaseg.classify.predict import Classifier, classify_files, collect_images
+    from dermaseg.classify.predict import Classifier, classify_files, gather_images
+    from dermaseg.predict.run import prepare_output_dir, report_inputs
 
-    files = collect_images(args.paths)
+    out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
+    inputs = gather_images(args.paths)
+    report_inputs(inputs)
     clf = Classifier(args.model, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
                      threads=args.threads)
-    result = classify_files(clf, files, Path(args.out) / "classification.csv")
+    result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
+                            skipped=inputs.skipped, ignored=inputs.ignored)
     print(f"classified {result['written']} image(s) -> {result['csv']}"
-          + (f"; {len(result['failed'])} skipped (unreadable)" if result["failed"] else ""), file=sys.stderr)
-    return 0 if not result["failed"] else 3
+          + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")
+          + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else ""),
+          file=sys.stderr)
+    return EXIT_OK if not result["failed"] else EXIT_SKIPPED
 
 
 @_user_errors

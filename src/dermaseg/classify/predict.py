@@ -80,25 +80,78 @@ class Classifier:
                 "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)}}
 
 
-def collect_images(paths: list[str]) -> list[Path]:
-    from dermaseg.predict.run import collect_inputs
+def gather_images(paths: list[str]):
+    """gather_inputs() without dermaseg's own outputs (masks, overlays) found beside the images."""
+    from dermaseg.predict.run import gather_inputs
 
-    files = collect_inputs([str(p) for p in paths])
-    return [f for f in files if not f.stem.endswith(_SKIP_SUFFIXES)] or files
+    inputs = gather_inputs([str(p) for p in paths])
+    own = [f for f in inputs.files if f.stem.endswith(_SKIP_SUFFIXES)]
+    if own and len(own) < len(inputs.files):
+        inputs.files = [f for f in inputs.files if f not in own]
+        inputs.ignored += [{"path": str(f), "reason": "a dermaseg output, not a dermoscopy image"} for f in own]
+    return inputs
+
+
+def collect_images(paths: list[str]) -> list[Path]:
+    from dermaseg.predict.run import report_inputs
+
+    inputs = gather_images(paths)
+    report_inputs(inputs)
+    return inputs.files
+
+
+class LesionCheck:
+    """Flags images the classifier should not be trusted on: no lesion found, or failed quality control."""
+
+    def __init__(self, segmenter=None):
+        self.segmenter = segmenter
+
+    @classmethod
+    def for_classifier(cls, classifier: Classifier, enabled: bool = True) -> LesionCheck:
+        if not enabled:
+            return cls(None)
+        from dermaseg.predict.segmenter import Segmenter
+
+        cropper = classifier.cropper
+        if cropper is None:
+            return cls(Segmenter())
+        if cropper._segmenter is None:  # one segmentation model for cropping and checking
+            cropper._segmenter = Segmenter(cropper.segmenter_model)
+        return cls(cropper._segmenter)
+
+    def __call__(self, image: np.ndarray, path: Path) -> str:
+        from dermaseg.data.quality import image_problems
+
+        problems = image_problems(image, path, path.stem)
+        if any(p.code == "too_small" for p in problems):  # blur/exposure/lesion mean nothing at that size
+            return next(p.reason for p in problems if p.code == "too_small")
+        notes = [p.reason for p in problems]
+        if self.segmenter is not None and not self.segmenter.segment(image).lesion_found:
+            notes.insert(0, "no lesion found by the segmentation model")
+        return "; ".join(notes)
 
 
 def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 32,
-                   progress: bool = True) -> dict:
-    """Classify `files`, write `out_csv`; returns {'written', 'failed': [(path, reason)], 'csv'}."""
+                   progress: bool = True, lesion_check: bool = True, skipped: list[dict] | None = None,
+                   ignored: list[dict] | None = None) -> dict:
+    """Classify `files`, write `out_csv` (+ a JSON summary beside it).
+
+    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv'}. The CSV's `warning` column
+    names why a prediction should not be trusted (no lesion found, too dark, blurry, tiny).
+    """
+    import json
+
     from dermaseg.data.io import ImageReadError
     from dermaseg.predict.loading import load_for_inference
+    from dermaseg.predict.run import prepare_output_dir
 
     out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    failed: list[tuple[str, str]] = []
-    written = 0
+    prepare_output_dir(out_csv.parent)
+    check = LesionCheck.for_classifier(classifier, lesion_check)
+    failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
+    written = flagged = 0
     min_side = max(640, 4 * classifier.pipeline.size)
-    columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path"]
+    columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
     with open(out_csv, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
@@ -110,17 +163,24 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
                 except (ImageReadError, OSError, ValueError) as exc:
                     reason = getattr(exc, "reason", None) or str(exc)
                     failed.append((str(path), reason))
-                    print(f"dermaseg: warning: {path}: {reason}; skipped", file=sys.stderr)
+                    print(f"dermaseg: skipped {path}: {reason}", file=sys.stderr)
                     continue
                 batch.append(item.image)
                 names.append(path)
             if not batch:
                 continue
             probs = classifier.predict_proba(batch)
-            for path, p in zip(names, probs):
+            for path, image, p in zip(names, batch, probs):
+                warning = check(image, path)
+                if warning:
+                    flagged += 1
+                    print(f"dermaseg: warning: {path}: {warning}", file=sys.stderr)
                 writer.writerow([path.stem, classifier.class_names[int(p.argmax())],
-                                 *(f"{v:.6f}" for v in p), str(path)])
+                                 *(f"{v:.6f}" for v in p), str(path), warning])
                 written += 1
             if progress and len(files) > chunk:
                 print(f"classified {min(start + chunk, len(files))}/{len(files)}", file=sys.stderr)
-    return {"written": written, "failed": failed, "csv": str(out_csv)}
+    summary = {"written": written, "flagged": flagged, "failed": [{"path": f, "error": e} for f, e in failed],
+               "ignored": list(ignored or []), "csv": str(out_csv)}
+    out_csv.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    return {"written": written, "failed": failed, "flagged": flagged, "csv": str(out_csv)}

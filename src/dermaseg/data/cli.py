@@ -10,7 +10,9 @@ def register(subparsers) -> None:
                                  description="Inspect dermoscopy data sets and write reproducible splits.")
     sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    p = sub.add_parser("inspect", help="detect the layout, print counts, sizes, coverage, classes and problems")
+    p = sub.add_parser("inspect", help="detect the layout, print counts, sizes, coverage, classes and problems",
+                       epilog="exit status: 0 every file readable; 3 some files unreadable (listed); 1 with --strict "
+                              "and any problem; 2 usage error or no data found")
     p.add_argument("root", help="data folder (ISIC 2016-2018, HAM10000, PH2, images/+masks/, or a folder of them)")
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any problem is found")
@@ -44,7 +46,12 @@ def _inspect(args) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report.to_dict(), fh, indent=2)
-    return 1 if args.strict and report.problems else 0
+    from dermaseg.cli import EXIT_OK, EXIT_SKIPPED
+    from dermaseg.data.quality import SKIP_CODES
+
+    if args.strict and report.problems:
+        return 1
+    return EXIT_SKIPPED if any(p.code in SKIP_CODES for p in report.problems) else EXIT_OK
 
 
 def _split(args) -> int:

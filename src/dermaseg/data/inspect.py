@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from dermaseg.data.io import ImageReadError, read_image, read_mask
+from dermaseg.data.io import ImageReadError, ImageWarning, binarise_mask, read_image, read_mask
 from dermaseg.data.quality import Problem, image_problems, mask_problems
 from dermaseg.data.readers import LesionDataset, Record
 
@@ -29,7 +31,19 @@ class FileCheck:
 
 
 def check_record(record: Record) -> FileCheck:
-    out = FileCheck(record.image_id)
+    """Decode one record's files; decoder warnings (corrupt EXIF, ...) become problems too."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ImageWarning)
+        out = _check_record(record)
+    for w in caught:
+        if issubclass(w.category, ImageWarning):
+            path, _, reason = str(w.message).partition(": ")
+            out.problems.append(Problem("decoder_warning", Path(path), reason, record.image_id))
+    return out
+
+
+def _check_record(record: Record) -> FileCheck:
+    out = FileCheck(record.image_id, problems=list(record.problems))
     if record.image_path.name.endswith("(missing)"):
         out.problems.append(Problem("missing_image", record.mask_path, "mask has no matching image", record.image_id))
         return out
@@ -49,7 +63,7 @@ def check_record(record: Record) -> FileCheck:
         out.problems.append(Problem("unreadable_mask", exc.path, exc.reason, record.image_id))
         return out
     out.problems += mask_problems(mask, image.shape, record.mask_path, record.image_id)
-    out.coverage = float((mask >= 128).mean())
+    out.coverage = float((binarise_mask(mask) > 0).mean())
     return out
 
 

@@ -16,7 +16,8 @@ import numpy as np
 # Codes whose file cannot be used at all (the sample is skipped).
 SKIP_CODES = {"unreadable", "size_mismatch", "missing_image", "unreadable_mask"}
 # Codes that are repaired (non-binary mask is thresholded) or only reported.
-REPORT_CODES = {"non_binary_mask", "empty_mask", "missing_mask", "duplicate", "blurry", "underexposed", "overexposed"}
+REPORT_CODES = {"non_binary_mask", "zero_one_mask", "empty_mask", "missing_mask", "duplicate", "blurry",
+                "underexposed", "overexposed", "too_small", "name_collision", "double_mask", "decoder_warning"}
 
 
 class DataQualityWarning(UserWarning):
@@ -52,6 +53,10 @@ def mask_problems(mask: np.ndarray, image_shape: tuple[int, int], path: Path, im
                                 f"{image_shape[1]}x{image_shape[0]}", image_id))
         return problems
     values = np.unique(mask)
+    if values.max() == 1:  # the lesion stored as 1, not 255: a convention, not noise
+        problems.append(Problem("zero_one_mask", path, f"mask stores the lesion as 1, not 255 "
+                                f"({(mask == 1).mean():.1%} of pixels); read as lesion", image_id))
+        return problems
     if not np.isin(values, (0, 255)).all():
         shown = ", ".join(str(v) for v in values[:6]) + (" ..." if len(values) > 6 else "")
         problems.append(Problem("non_binary_mask", path, f"mask values are not only 0/255 ({shown}); "
@@ -66,12 +71,17 @@ def mask_problems(mask: np.ndarray, image_shape: tuple[int, int], path: Path, im
 BLUR_LAPLACIAN_VAR = 4.0
 DARK_MEAN = 25.0
 BRIGHT_MEAN = 240.0
+MIN_SIDE = 32  # px: smaller holds too little to segment, classify or measure
 
 
 def image_problems(image: np.ndarray, path: Path, image_id: str) -> list[Problem]:
     import cv2
 
     problems = []
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        problems.append(Problem("too_small", path, f"image is only {w}x{h} px (under {MIN_SIDE} px a side)",
+                                image_id))
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     # Measure sharpness on a bounded size so big and small images compare.
     scale = 256.0 / max(gray.shape)

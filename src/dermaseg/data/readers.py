@@ -34,6 +34,7 @@ class Record:
     mask_path: Path | None
     labels: dict = field(default_factory=dict)
     layout: str = "folder"
+    problems: list[Problem] = field(default_factory=list)  # found while listing: name collisions, double masks
 
     @property
     def group(self) -> str:
@@ -59,13 +60,40 @@ class Sample:
 # --- per-layout finders: each returns records, or [] when the layout is not at `root` ----
 
 
-def _images_by_stem(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in list_images(folder)} if folder.is_dir() else {}
+class _Listing(dict):
+    """image id -> the file used for it, plus a problem for every other file claiming the same id."""
+
+    def __init__(self):
+        super().__init__()
+        self.notes: dict[str, list[Problem]] = {}
+
+    def add(self, image_id: str, path: Path, code: str, what: str) -> None:
+        kept = self.get(image_id)
+        if kept is None:
+            self[image_id] = path
+            return
+        self.notes.setdefault(image_id, []).append(
+            Problem(code, path, f"{what} as {kept.name}; {kept.name} is used, this file is ignored", image_id))
+
+    def only(self, keep) -> _Listing:
+        """The entries (and notes) whose id passes `keep`."""
+        out = _Listing()
+        out.update({k: v for k, v in self.items() if keep(k)})
+        out.notes = {k: v for k, v in self.notes.items() if keep(k)}
+        return out
 
 
-def _masks_by_id(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+def _images_by_stem(folder: Path) -> _Listing:
+    out = _Listing()
+    if folder.is_dir():
+        for p in list_images(folder):  # sorted, so the kept file does not depend on the file system
+            out.add(p.stem, p, "name_collision", "same image id")
+    return out
+
+
+def _masks_by_id(folder: Path, suffixes: tuple[str, ...]) -> _Listing:
     """Map image id -> mask path, stripping the layout's mask suffix (`_segmentation`, ...)."""
-    out = {}
+    out = _Listing()
     if not folder.is_dir():
         return out
     for p in list_images(folder):
@@ -74,7 +102,7 @@ def _masks_by_id(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
             if stem.lower().endswith(suffix.lower()):
                 stem = stem[: len(stem) - len(suffix)]
                 break
-        out[stem] = p
+        out.add(stem, p, "double_mask", "a second mask for the same image")
     return out
 
 
@@ -89,7 +117,8 @@ def _pair(images: dict[str, Path], masks: dict[str, Path], labels: dict[str, dic
     for image_id, path in sorted(images.items()):
         lab = dict(labels.get(image_id, {}))
         lab.update(extra or {})
-        records.append(Record(image_id, path, masks.get(image_id), lab, layout))
+        notes = getattr(images, "notes", {}).get(image_id, []) + getattr(masks, "notes", {}).get(image_id, [])
+        records.append(Record(image_id, path, masks.get(image_id), lab, layout, list(notes)))
     # Masks without an image are not silently dropped: a record with a missing image reports it.
     for image_id in sorted(set(masks) - set(images)):
         records.append(Record(image_id, masks[image_id].parent / f"{image_id}.jpg (missing)", masks[image_id],
@@ -121,7 +150,7 @@ def find_isic2017(root: Path) -> list[Record]:
     records = []
     for split_name, split in _ISIC_SPLITS.items():
         images = _images_by_stem(root / f"ISIC-2017_{split_name}_Data")
-        images = {k: v for k, v in images.items() if not k.endswith("_superpixels")}
+        images = images.only(lambda image_id: not image_id.endswith("_superpixels"))
         if not images:
             continue
         masks = _masks_by_id(root / f"ISIC-2017_{split_name}_Part1_GroundTruth", ("_segmentation",))
@@ -178,9 +207,13 @@ def find_ham10000(root: Path) -> list[Record]:
     image_dirs = sorted(p for p in root.glob("HAM10000_images*") if p.is_dir())
     if metadata is None or not image_dirs:
         return []
-    images: dict[str, Path] = {}
-    for folder in image_dirs:
-        images.update(_images_by_stem(folder))
+    images = _Listing()
+    for folder in image_dirs:  # HAM10000 ships its images in two parts
+        listing = _images_by_stem(folder)
+        for image_id, path in listing.items():
+            images.add(image_id, path, "name_collision", "same image id")
+        for image_id, notes in listing.notes.items():
+            images.notes.setdefault(image_id, []).extend(notes)
     masks = _masks_by_id(root / "HAM10000_segmentations_lesion_tschandl", ("_segmentation",))
     labels = {}
     for row in _read_csv(metadata):
@@ -319,6 +352,8 @@ class LesionDataset:
         """Decode one record; raises ImageReadError / DataQualityError on unusable files."""
         if record.image_path.name.endswith("(missing)"):
             raise ImageReadError(record.mask_path, "mask has no matching image")
+        for problem in record.problems:  # a file that lost a name clash is never dropped without a word
+            report(problem, self.strict)
         image = read_image(record.image_path)
         mask = None
         if record.mask_path is not None:
@@ -329,7 +364,7 @@ class LesionDataset:
             for problem in mask_problems(raw, image.shape, record.mask_path, record.image_id):
                 if problem.code == "size_mismatch":
                     raise ImageReadError(problem.path, problem.reason)
-                if problem.code == "non_binary_mask":
+                if problem.code in ("non_binary_mask", "zero_one_mask"):
                     report(problem, self.strict)
             mask = binarise_mask(raw)
         elif self.require_masks:

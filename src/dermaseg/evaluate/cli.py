@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from dermaseg.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="score a model on a data set with the official ISIC metrics",
         description="Predict every image at its original resolution and score it with the ISIC challenge metrics "
                     "(Jaccard, thresholded Jaccard, Dice, accuracy, sensitivity, specificity), macro-averaged "
-                    "over images. Writes masks, per_image.csv, summary.json and figures.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "over images. Writes masks, per_image.csv, summary.json and figures. Files that cannot be read "
+                    "are skipped and listed, with the reason, in summary.json.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("checkpoint", help="model .pt / .ckpt / .onnx or a shipped model name")
     p.add_argument("data", help="data folder (any layout dermaseg reads)")
     p.add_argument("--split", default="test", help="split to score ('all' for every image)")
@@ -44,5 +47,6 @@ def _evaluate(args) -> int:
     print(f"{summary['n_images']} images: " + "  ".join(f"{k} {summary[k]:.4f}" for k in keys))
     if "options_compared" in summary:
         print((__import__("pathlib").Path(args.out) / "options.md").read_text())
-    print(f"report written to {args.out}")
-    return 0
+    skipped = summary.get("skipped") or []
+    print(f"report written to {args.out}" + (f"; {len(skipped)} image(s) skipped (see summary.json)" if skipped else ""))
+    return EXIT_SKIPPED if skipped else EXIT_OK

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+from dermaseg.cli import EXIT_CODES_HELP, HelpFormatter
 
 
 def register(subparsers) -> None:
@@ -10,8 +10,10 @@ def register(subparsers) -> None:
         "predict", help="segment images: masks, overlays and lesion measurements",
         description="Segment dermoscopic images with the shipped model (or your own). Writes for each image "
                     "<id>_segmentation.png (0/255, the image's own size) and <id>_overlay.png, and one "
-                    "measurements.csv + measurements.json for all.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "measurements.csv + measurements.json for all. Files that cannot be read are skipped and "
+                    "listed, with the reason, in measurements.json.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=HelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
     p.add_argument("--out", default="predictions", help="output folder")
     p.add_argument("--model", default=None, help="shipped model name, a .pt/.ckpt file or an exported .onnx "
@@ -37,13 +39,14 @@ def register(subparsers) -> None:
 
 
 def _predict(args) -> int:
-    from dermaseg.cli import UserError
-    from dermaseg.predict.run import collect_inputs, predict_files
+    from dermaseg.cli import EXIT_OK, EXIT_SKIPPED, UserError
+    from dermaseg.predict.run import gather_inputs, predict_files, report_inputs
 
     try:
-        files = collect_inputs(args.paths)
+        inputs = gather_inputs(args.paths)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    files = inputs.files
     if args.shard:
         try:
             i, n = (int(v) for v in args.shard.split("/"))
@@ -51,13 +54,15 @@ def _predict(args) -> int:
         except (ValueError, AssertionError):
             raise UserError(f"--shard {args.shard!r}: expected i/N with 0 <= i < N") from None
         files = files[i::n]
+    report_inputs(inputs)
     try:
         summary = predict_files(files, args.out, model=args.model, tta=args.tta, threshold=args.threshold,
                                 postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
-                                overlay=not args.no_overlay, threads=args.threads)
+                                overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
+                                ignored=inputs.ignored)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return 0 if summary["failed"] == 0 else 3
+    return EXIT_OK if summary["failed"] == 0 else EXIT_SKIPPED
 
 
 def _export(args) -> int:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
-from dermaseg.data.io import ImageReadError, _open, to_rgb_uint8
+from dermaseg.data.io import ImageReadError, _guarded, decode_rgb, open_image  # noqa: F401 - re-exported
 
 _EXIF_ORIENTATION = 0x0112
 
@@ -31,30 +30,15 @@ class InferenceImage:
 
 
 def load_for_inference(path: Path | str, min_side: int = 1024) -> InferenceImage:
+    """Decode through the guarded reader, at reduced scale for big JPEGs; raises ImageReadError."""
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(path, "file does not exist")
-    if path.stat().st_size == 0:
-        raise ImageReadError(path, "empty file (0 bytes)")
-    try:
-        img = Image.open(path)
-        width, height = img.size
-        orientation = img.getexif().get(_EXIF_ORIENTATION, 1) if hasattr(img, "getexif") else 1
-        if img.format == "JPEG" and max(width, height) > 2 * min_side:
-            scale = max(width, height) / min_side
-            img.draft("RGB", (int(width / scale) + 1, int(height / scale) + 1))
-        img.load()
-    except ImageReadError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(path, f"image too large ({exc})") from None
-    except Exception:  # noqa: BLE001 - fall back to the strict reader for its precise message
-        _open(path)
-        raise
-    img = ImageOps.exif_transpose(img)
+    img = open_image(path, reduce_to=min_side)
+    width, height = img.info["dermaseg_full_size"]
+    with _guarded(path):
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return InferenceImage(to_rgb_uint8(img), (height, width), path)
+    return InferenceImage(decode_rgb(img, path), (height, width), path)
 
 
 def from_array(image: np.ndarray) -> InferenceImage:

@@ -4,44 +4,102 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import sys
+import tempfile
 import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dermaseg.data.io import IMAGE_SUFFIXES, ImageReadError
+from dermaseg.data.io import ImageReadError, ImageWarning, path_problem, scan_folder
 
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
 
-def collect_inputs(paths: list[str]) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns -> unique files, in order."""
-    files: list[Path] = []
-    missing = []
+@dataclass
+class Inputs:
+    """What the command line named: files to process, entries skipped (with why), entries ignored."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)    # {"path", "error"}: counted as not done
+    ignored: list[dict] = field(default_factory=list)    # {"path", "reason"}: not images (notes, CSVs)
+
+
+def _has_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def gather_inputs(paths: list[str]) -> Inputs:
+    """Files, folders (their images, sorted) and glob patterns -> unique files, in order,
+    with every entry that is not processed listed with its reason."""
+    out = Inputs()
     for text in paths:
         p = Path(text)
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            listing = scan_folder(p)
+            out.files += listing.images
+            out.skipped += [{"path": str(f), "error": why} for f, why in listing.skipped]
+            out.ignored += [{"path": str(f), "reason": why} for f, why in listing.ignored]
         elif p.is_file():
-            files.append(p)
+            out.files.append(p)
+        elif p.is_symlink() or not _has_glob(text):
+            out.skipped.append({"path": text, "error": path_problem(p) or "not a file or folder"})
         else:
             matched = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
-            if matched:
-                files += matched
-            else:
-                missing.append(text)
-    for text in missing:
-        print(f"dermaseg: warning: {text}: no such file, folder or matching pattern", file=sys.stderr)
+            out.files += matched
+            if not matched:
+                out.skipped.append({"path": text, "error": "no file matches this pattern"})
     seen, unique = set(), []
-    for f in files:
+    for f in out.files:
         if f.resolve() not in seen:
             seen.add(f.resolve())
             unique.append(f)
-    if not unique:
+    out.files = unique
+    if not out.files and not out.skipped:
         raise ValueError("no input images found in " + ", ".join(paths))
-    return unique
+    return out
+
+
+def report_inputs(inputs: Inputs) -> None:
+    """One line per skipped entry, one line for the ignored ones, on stderr."""
+    for s in inputs.skipped:
+        print(f"dermaseg: skipped {s['path']}: {s['error']}", file=sys.stderr)
+    if inputs.ignored:
+        shown = ", ".join(Path(i["path"]).name for i in inputs.ignored[:5])
+        more = f" and {len(inputs.ignored) - 5} more" if len(inputs.ignored) > 5 else ""
+        print(f"dermaseg: ignored {len(inputs.ignored)} non-image entr{'y' if len(inputs.ignored) == 1 else 'ies'} "
+              f"({shown}{more})", file=sys.stderr)
+
+
+def collect_inputs(paths: list[str]) -> list[Path]:
+    """The files of gather_inputs(), problems reported on stderr; ValueError if none at all."""
+    inputs = gather_inputs(paths)
+    report_inputs(inputs)
+    if not inputs.files:
+        raise ValueError("no readable input images in " + ", ".join(paths))
+    return inputs.files
+
+
+def prepare_output_dir(path: Path | str) -> Path:
+    """Create the output folder and prove it is writable, before any work starts; one-line ValueError."""
+    path = Path(path)
+    existing = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == path else f"lies under {existing}, which is a file"
+        raise ValueError(f"{path}: cannot write output there: it {where}, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{path}: output folder is not writable ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: output folder is not writable (permission denied)")
+    return path
 
 
 def write_png(path: Path, array: np.ndarray) -> None:
@@ -86,49 +144,75 @@ def _json_safe(value):
 
 def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bool = False, threshold=None,
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
-                  threads: int | None = None, quiet: bool = False) -> dict:
+                  threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
+                  ignored: list[dict] | None = None) -> dict:
+    """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary."""
     from tqdm import tqdm
 
-    from dermaseg.predict.overlay import overlay as draw_overlay
     from dermaseg.predict.segmenter import Segmenter
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_dir(out_dir)
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads)
     per_image: list[dict] = []
-    failed: list[dict] = []
+    failed: list[dict] = [dict(s, image_id=Path(s["path"]).stem) for s in skipped or []]
     started = time.perf_counter()
+    interrupted = False
     bar = tqdm(files, unit="img", disable=quiet or len(files) < 2, file=sys.stderr)
-    for path in bar:
-        image_id = path.stem
-        try:
-            item, result = segmenter.segment_file(path)
-        except (ImageReadError, ValueError, OSError) as exc:
-            reason = exc.reason if isinstance(exc, ImageReadError) else str(exc)
-            failed.append({"image_id": image_id, "path": str(path), "error": reason})
-            tqdm.write(f"dermaseg: skipped {path}: {reason}", file=sys.stderr)
-            continue
-        write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
-        if overlay:
-            write_png(out_dir / f"{image_id}_overlay.png", draw_overlay(item.image, result.mask))
-        lesions = measure(item, result.mask, mm_per_pixel) if result.lesion_found else []
-        if not result.lesion_found:
-            tqdm.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
-        per_image.append({"image_id": image_id, "path": str(path), "width": item.full_size[1],
-                          "height": item.full_size[0], "lesion_found": result.lesion_found,
-                          "timings_ms": result.timings_ms, "lesions": lesions})
-    elapsed = time.perf_counter() - started
-    _write_measurements(out_dir, per_image)
-    summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
-               "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
-               "mm_per_pixel": mm_per_pixel, "images": len(per_image), "failed": len(failed),
-               "failures": failed, "seconds": round(elapsed, 2)}
-    with open(out_dir / "measurements.json", "w") as fh:
-        json.dump(_json_safe({"summary": summary, "images": per_image}), fh, indent=2)
+    try:
+        for path in bar:
+            entry, error = _predict_one(segmenter, path, out_dir, overlay, mm_per_pixel)
+            if error is not None:
+                failed.append({"image_id": path.stem, "path": str(path), "error": error})
+                tqdm.write(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
+                continue
+            for text in entry["warnings"]:
+                tqdm.write(f"dermaseg: warning: {text}", file=sys.stderr)
+            if not entry["lesion_found"]:
+                tqdm.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
+            per_image.append(entry)
+    except KeyboardInterrupt:
+        interrupted = True  # keep what is done: the measurements of finished images are still written
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
+                   "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
+                   "mm_per_pixel": mm_per_pixel, "images": len(per_image), "failed": len(failed),
+                   "failures": failed, "ignored": list(ignored or []), "interrupted": interrupted,
+                   "seconds": round(elapsed, 2)}
+        _write_measurements(out_dir, per_image)
+        with open(out_dir / "measurements.json", "w") as fh:
+            json.dump(_json_safe({"summary": summary, "images": per_image}), fh, indent=2)
     if not quiet:
         print(f"segmented {len(per_image)} image(s) into {out_dir} in {elapsed:.1f} s"
               + (f"; {len(failed)} skipped (see measurements.json)" if failed else ""))
     return summary
+
+
+def _predict_one(segmenter, path: Path, out_dir: Path, overlay: bool,
+                 mm_per_pixel: float | None) -> tuple[dict | None, str | None]:
+    """Segment, write and measure one file: (entry, None), or (None, why it was skipped)."""
+    from dermaseg.predict.overlay import overlay as draw_overlay
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ImageWarning)
+            item, result = segmenter.segment_file(path)
+        image_id = path.stem
+        write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
+        if overlay:
+            write_png(out_dir / f"{image_id}_overlay.png", draw_overlay(item.image, result.mask))
+        lesions = measure(item, result.mask, mm_per_pixel) if result.lesion_found else []
+    except ImageReadError as exc:
+        return None, exc.reason
+    except (ValueError, OSError) as exc:
+        return None, " ".join(str(exc).split())
+    except Exception as exc:  # noqa: BLE001 - one bad file must not end a run of thousands
+        return None, f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())})"
+    texts = [str(w.message) for w in caught if issubclass(w.category, ImageWarning)]
+    return {"image_id": image_id, "path": str(path), "width": item.full_size[1], "height": item.full_size[0],
+            "lesion_found": result.lesion_found, "warnings": texts, "timings_ms": result.timings_ms,
+            "lesions": lesions}, None
 
 
 def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
