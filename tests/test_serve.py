@@ -187,7 +187,7 @@ def png_declaring(width: int, height: int) -> bytes:
 @pytest.mark.parametrize("data,status", [
     (b"", 400),                                                   # empty file
     (b"just some text, not an image", 415),                       # not an image
-    (encode(lesion_image(40, 40)[0], "GIF"), 415),                 # an image type dermaseg does not read
+    (encode(lesion_image(40, 40)[0], "PPM"), 415),                 # an image type dermaseg does not read
     (SMALL_JPEG[: len(SMALL_JPEG) // 2], 422),                    # truncated JPEG
     (png_declaring(60_000, 60_000), 413),                         # 3.6 Gpx declared: refused from the header
     (png_declaring(10_000, 6_000), 413),                          # 60 Mpx: over the 50 Mpx default
@@ -302,3 +302,12 @@ def test_cli_registers_serve():
 
     args = build_parser().parse_args(["serve", "--port", "8123", "--no-classifier"])
     assert (args.host, args.port, args.no_classifier) == ("127.0.0.1", 8123, True)
+
+
+def test_exif_rotated_photo_gets_mask_at_displayed_size():
+    image, _ = lesion_image(60, 100)
+    exif = Image.Exif()
+    exif[0x0112] = 6   # rotate 90 degrees on display: a viewer shows it 60 wide, 100 high
+    r = stub_client().post("/v1/segment?format=png", files=upload(encode(image, exif=exif.tobytes())))
+    assert r.status_code == 200, r.text
+    assert Image.open(io.BytesIO(r.content)).size == (60, 100)

@@ -34,7 +34,7 @@ log = logging.getLogger("dermaseg.serve")
 
 DESCRIPTION = """Segment, measure and classify dermoscopic images. Research tool, not a diagnostic device.
 
-Upload one image per request as multipart/form-data, field `file` (JPEG, PNG, BMP or TIFF)."""
+Upload one image per request as multipart/form-data, field `file` (JPEG, PNG, BMP, TIFF, WebP or GIF)."""
 
 
 def create_app(engines, limits: Limits | None = None) -> FastAPI:
@@ -56,9 +56,9 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
             raise ApiError(413, f"file is larger than the limit of {limits.max_upload_bytes / 2**20:g} MB")
         return data, Path(file.filename or "upload").stem or "upload"
 
-    def decode(data: bytes, min_side: int):
+    def decode(data: bytes, min_side: int, name: str):
         t0 = time.perf_counter()
-        item = decode_upload(data, max_pixels=limits.max_pixels, min_side=min_side)
+        item = decode_upload(data, max_pixels=limits.max_pixels, min_side=min_side, name=name)
         return item, round((time.perf_counter() - t0) * 1000, 2)
 
     @app.get("/", include_in_schema=False)
@@ -90,7 +90,7 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
         min_side = max(1024, engines.segmenter.input_size)
 
         def job():
-            item, decode_ms = decode(data, min_side)
+            item, decode_ms = decode(data, min_side, image_id)
             return service.segment(engines, item, image_id=image_id, mm_per_pixel=mm_per_pixel, want=want), decode_ms
 
         (answer, decode_ms), queue_ms = await pool.run(job)
@@ -110,7 +110,7 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
         min_side = max(640, 4 * engines.classifier.pipeline.size)
 
         def job():
-            item, decode_ms = decode(data, min_side)
+            item, decode_ms = decode(data, min_side, image_id)
             return service.classify(engines, item, image_id=image_id), decode_ms
 
         (answer, decode_ms), queue_ms = await pool.run(job)
