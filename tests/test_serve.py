@@ -311,3 +311,44 @@ def test_exif_rotated_photo_gets_mask_at_displayed_size():
     r = stub_client().post("/v1/segment?format=png", files=upload(encode(image, exif=exif.tobytes())))
     assert r.status_code == 200, r.text
     assert Image.open(io.BytesIO(r.content)).size == (60, 100)
+
+
+def tiny_onnx_model(path) -> None:
+    """A dermaseg-tagged ONNX 'model' whose logit is -10 x the mean channel value: dark is lesion."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    size = 64
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1], keepdims=1),
+         helper.make_node("Mul", ["mean", "gain"], ["logits"])],
+        "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1, size, size])],
+        [helper.make_tensor("gain", TensorProto.FLOAT, [], [-10.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    meta = {"model": {"arch": "tiny", "encoder": "none"}, "threshold": 0.5,
+            "pipeline": {"size": size, "keep_aspect": False, "normalise": "symmetric"},
+            "info": {"name": "tiny-onnx", "version": "9.9"}}
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "dermaseg", json.dumps(meta)
+    onnx.save(model, str(path))
+
+
+def test_onnx_model_serves_without_torch(tmp_path):
+    pytest.importorskip("onnx")
+    tiny_onnx_model(tmp_path / "tiny.onnx")
+    (tmp_path / "lesion.jpg").write_bytes(encode(lesion_image(120, 160)[0]))
+    code = f"""
+import sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from dermaseg.serve.app import create_app
+from dermaseg.serve.engines import Engines
+app = create_app(Engines.load({str(tmp_path / 'tiny.onnx')!r}, with_classifier=False))
+body = TestClient(app).post("/v1/segment", files={{"file": ("l.jpg", Path({str(tmp_path / 'lesion.jpg')!r}).read_bytes())}}).json()
+assert body["model"] == {{"name": "tiny-onnx", "version": "9.9", "backend": "onnxruntime", "threshold": 0.5}}, body
+assert body["lesion_found"] and body["lesions"][0]["area_px"] > 1000, body
+sys.exit(3 if "torch" in sys.modules else 0)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
