@@ -126,7 +126,7 @@ def _guarded(name: Path) -> Iterator[None]:
         except MemoryError:
             raise ImageReadError(name, "not enough memory to decode this image") from None
         except Exception as exc:  # noqa: BLE001 - every decoder failure is the file's fault
-            raise ImageReadError(name, _describe(exc)) from None
+            raise ImageReadError(name, _describe(exc, name)) from None
     seen = set()
     for w in caught:
         if issubclass(w.category, Image.DecompressionBombWarning):
@@ -137,9 +137,15 @@ def _guarded(name: Path) -> Iterator[None]:
             warnings.warn(f"{name}: {text}", ImageWarning, stacklevel=4)
 
 
-def _describe(exc: Exception) -> str:
+def unsupported_reason(path: Path) -> str:
+    return f"{path.suffix.lower()[1:].upper()} images are not supported; convert to JPEG or PNG"
+
+
+def _describe(exc: Exception, name: Path) -> str:
     text = _one_line(exc)
     if type(exc).__name__ == "UnidentifiedImageError" or text.startswith("cannot identify image file"):
+        if name.suffix.lower() in UNSUPPORTED_SUFFIXES:
+            return unsupported_reason(name)
         return "not an image, or an image format dermaseg does not read"
     if "truncated" in text.lower():
         return f"truncated image ({text})"
@@ -286,7 +292,7 @@ def scan_folder(folder: Path | str) -> FolderListing:
         elif named_as_image or looks_like_image(p):
             out.images.append(p)
         elif p.suffix.lower() in UNSUPPORTED_SUFFIXES:
-            out.skipped.append((p, f"{p.suffix.lower()[1:].upper()} images are not supported; convert to JPEG or PNG"))
+            out.skipped.append((p, unsupported_reason(p)))
         else:
             out.ignored.append((p, "not an image file"))
     return out
