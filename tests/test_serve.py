@@ -229,6 +229,21 @@ def test_upload_size_limit_declared_and_streamed():
     assert_error(asyncio.run(send()), 413)
 
 
+def test_stalled_upload_gets_408():
+    async def trickle():
+        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.jpg\"\r\n\r\n"
+        await asyncio.sleep(1.0)   # the client goes quiet mid-upload
+        yield b"\xff\xd8\r\n--b--\r\n"
+
+    async def send():
+        app = create_app(Engines(StubSegmenter(), None, "-"), Limits(read_timeout_s=0.2))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as ac:
+            return await ac.post("/v1/segment", content=trickle(),
+                                 headers={"content-type": "multipart/form-data; boundary=b"})
+
+    assert "stalled" in assert_error(asyncio.run(send()), 408)["error"]["message"]
+
+
 def test_missing_file_and_bad_parameters_are_422():
     c = stub_client()
     assert_error(c.post("/v1/segment"), 422)

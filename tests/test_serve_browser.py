@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import threading
 import time
@@ -65,7 +64,7 @@ def browser():
         b.close()
 
 
-def test_upload_outline_measurements_download(shared_data, server_url, browser, tmp_path):
+def test_upload_outline_measurements_download(shared_data, browser, server_url, tmp_path):
     image_path = HAM10000 / "HAM10000_images" / f"{IMAGE_ID}.jpg"
     width, height = Image.open(image_path).size
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
@@ -117,4 +116,3 @@ def test_upload_outline_measurements_download(shared_data, server_url, browser, 
     assert not offsite, f"the page fetched from other hosts: {offsite}"
     assert "error" not in (page.get_attribute("#status", "class") or "")
     context.close()
-    shutil.rmtree(tmp_path / "unused", ignore_errors=True)

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermaseg import __version__
 from dermaseg.serve import service
-from dermaseg.serve.bodylimit import BodySizeLimit
+from dermaseg.serve.bodyguard import BodyGuard
 from dermaseg.serve.decode import decode_upload
 from dermaseg.serve.errors import ApiError, error_body
 from dermaseg.serve.limits import Limits
@@ -45,8 +45,8 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
     app.state.engines, app.state.limits, app.state.pool = engines, limits, pool
     app.router.on_shutdown.append(pool.shutdown)
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=limits.max_upload_bytes)
-    _install_request_log(app)  # added last, so outermost: it logs the 413s of the size limit too
+    app.add_middleware(BodyGuard, max_bytes=limits.max_upload_bytes, read_timeout_s=limits.read_timeout_s)
+    _install_request_log(app)  # added last, so outermost: it logs the body guard's 413/408 too
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     async def read_upload(file: UploadFile) -> tuple[bytes, str]:
@@ -124,6 +124,7 @@ _ERROR_RESPONSES = {
     400: {"description": "empty file"},
     413: {"description": "upload or decoded image too large"},
     415: {"description": "not an image, or an unsupported type"},
+    408: {"description": "the upload stalled"},
     422: {"description": "image cannot be decoded, or a bad parameter"},
     503: {"description": "server busy (see Retry-After) or no classifier loaded"},
     504: {"description": "processing took longer than the server's limit"},

@@ -1,12 +1,15 @@
-"""ASGI middleware that refuses request bodies over a size limit with 413, before they are parsed.
+"""ASGI middleware that guards the request body before it is parsed: size and arrival time.
 
-A declared Content-Length over the limit is refused without reading a byte; a chunked body is
-counted as it arrives and cut off as soon as it passes the limit, so an oversized upload is
-never spooled to disk in full.
+- Size: a declared Content-Length over the limit is refused (413) without reading a byte; a
+  chunked body is counted as it arrives and cut off as soon as it passes the limit, so an
+  oversized upload is never spooled to disk in full.
+- Time: each piece of the body must arrive within `read_timeout_s` (408), so a client that
+  trickles its upload cannot hold a connection and its buffers open indefinitely.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from dermaseg.serve.errors import error_body
@@ -15,53 +18,65 @@ from dermaseg.serve.errors import error_body
 MULTIPART_SLACK = 64 * 1024
 
 
-class _TooLarge(Exception):
+class _Refused(Exception):
     pass
 
 
-class BodySizeLimit:
-    def __init__(self, app, max_bytes: int):
+class BodyGuard:
+    def __init__(self, app, max_bytes: int, read_timeout_s: float = 30.0):
         self.app = app
         self.max_bytes = max_bytes
         self.max_body = max_bytes + MULTIPART_SLACK
+        self.read_timeout_s = read_timeout_s
 
-    async def _refuse(self, send) -> None:
-        body = json.dumps(error_body(413, f"upload is larger than the limit of {self.max_bytes / 2**20:g} MB"))
-        await send({"type": "http.response.start", "status": 413,
+    @staticmethod
+    async def _answer(send, status: int, message: str) -> None:
+        body = json.dumps(error_body(status, message)).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
                                 (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body.encode()})
+        await send({"type": "http.response.body", "body": body})
+
+    def _too_large(self) -> tuple[int, str]:
+        return 413, f"upload is larger than the limit of {self.max_bytes / 2**20:g} MB"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            return await self._refuse(send)
+            return await self._answer(send, *self._too_large())
 
-        seen = 0
-        state = {"started": False, "refused": False}
+        state = {"seen": 0, "done": False, "started": False, "refused": False}
 
-        async def counting_receive():
-            nonlocal seen
-            message = await receive()
+        async def refuse(status: int, message: str):
+            if not state["started"]:
+                state["refused"] = True
+                await self._answer(send, status, message)
+            raise _Refused()
+
+        async def guarded_receive():
+            if state["done"]:
+                return await receive()  # after the body: disconnect notices, no deadline
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout_s)
+            except asyncio.TimeoutError:
+                await refuse(408, f"the upload stalled: no data for {self.read_timeout_s:g} s")
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    if not state["started"]:
-                        state["refused"] = True
-                        await self._refuse(send)
-                    raise _TooLarge()
+                state["seen"] += len(message.get("body", b""))
+                state["done"] = not message.get("more_body", False)
+                if state["seen"] > self.max_body:
+                    await refuse(*self._too_large())
             return message
 
         async def guarded_send(message):
             if state["refused"]:
-                return  # we have answered already; drop what the app says about the aborted body
+                return  # answered already; drop what the app says about the aborted body
             if message["type"] == "http.response.start":
                 state["started"] = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, guarded_send)
-        except _TooLarge:
+            await self.app(scope, guarded_receive, guarded_send)
+        except _Refused:
             pass

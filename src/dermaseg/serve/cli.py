@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per network pass (default: cores / workers)")
     p.add_argument("--timeout", type=float, default=defaults.timeout_s, help="seconds per request before 504")
+    p.add_argument("--read-timeout", type=float, default=defaults.read_timeout_s,
+                   help="seconds an upload may stall before 408")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / MB, help="largest upload")
     p.add_argument("--max-megapixels", type=float, default=defaults.max_pixels / 1e6,
                    help="largest image, read from its header before decoding")
@@ -41,7 +43,8 @@ def _serve(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         limits = Limits(max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=int(args.max_megapixels * 1e6),
-                        workers=args.workers, queue=args.queue, timeout_s=args.timeout)
+                        workers=args.workers, queue=args.queue, timeout_s=args.timeout,
+                        read_timeout_s=args.read_timeout)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     threads = args.threads or max(1, (os.cpu_count() or 1) // limits.workers)

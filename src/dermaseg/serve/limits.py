@@ -20,6 +20,7 @@ class Limits:
     workers: int = default_workers()     # images processed at the same time
     queue: int = 16                      # requests allowed to wait for a worker; beyond -> 503 + Retry-After
     timeout_s: float = 60.0              # time from admission to answer; longer -> 504
+    read_timeout_s: float = 30.0         # longest wait for the next piece of an upload; longer -> 408
     retry_after_s: int = 2               # what a 503 asks the client to wait
 
     def __post_init__(self):
@@ -28,5 +29,6 @@ class Limits:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.queue < 0:
             raise ValueError(f"queue must be 0 or more, got {self.queue}")
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        for name in ("timeout_s", "read_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
