@@ -116,3 +116,15 @@ def test_upload_outline_measurements_download(shared_data, browser, server_url, 
     assert not offsite, f"the page fetched from other hosts: {offsite}"
     assert "error" not in (page.get_attribute("#status", "class") or "")
     context.close()
+
+
+def test_page_reports_a_refused_file(browser, server_url, tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photograph")
+    page = browser.new_page()
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(bad))
+    page.wait_for_selector("#status.error", timeout=30_000)
+    assert "not an image" in page.inner_text("#status")
+    assert page.locator("#result").is_hidden()
+    page.close()
