@@ -77,6 +77,7 @@ def test_upload_outline_measurements_download(shared_data, browser, server_url, 
 
     page.wait_for_selector("#outline polygon", timeout=60_000)
     page.wait_for_selector("#classes .bar-row", timeout=60_000)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Done')", timeout=60_000)
     assert page.get_attribute("#outline", "viewBox") == f"0 0 {width} {height}"
     assert len(page.get_attribute("#outline polygon", "points").split()) >= 3
 

@@ -146,31 +146,31 @@ async function analyse(file) {
   setStatus(`Analysing ${file.name} …`);
   const mine = current;
 
-  const seg = post(`/v1/segment?format=json${scaleQuery()}`, file).then((r) => r.json());
-  const cls = post("/v1/classify", file).then((r) => r.json());
+  // Both requests go out at once; each part of the page is drawn as soon as its answer arrives.
+  const seg = post(`/v1/segment?format=json${scaleQuery()}`, file).then((r) => r.json()).then((s) => {
+    if (mine !== current) return;   // another image was chosen meanwhile
+    current.segment = s;
+    drawOutline(s);
+    fillMeasurements(s);
+    $("image-info").textContent = `${s.width} × ${s.height} px · segmentation ${s.model.name} ${s.model.version}` +
+      ` (${s.model.backend}) · ${Math.round(Object.values(s.timings_ms).reduce((a, b) => a + b, 0))} ms`;
+    $("download-mask").disabled = $("download-json").disabled = false;
+  });
+  const cls = post("/v1/classify", file).then((r) => r.json()).then((c) => {
+    if (mine !== current) return;
+    current.classify = c;
+    drawClasses(c);
+  });
   const [segResult, clsResult] = await Promise.allSettled([seg, cls]);
-  if (mine !== current) return;   // another image was chosen meanwhile
-
+  if (mine !== current) return;
   if (segResult.status === "rejected") {
     $("result").hidden = true;
     setStatus(`Could not analyse ${file.name}: ${segResult.reason.message}`, true);
-    return;
-  }
-  const s = segResult.value;
-  current.segment = s;
-  drawOutline(s);
-  fillMeasurements(s);
-  $("image-info").textContent = `${s.width} × ${s.height} px · segmentation ${s.model.name} ${s.model.version}` +
-    ` (${s.model.backend}) · ${Math.round(Object.values(s.timings_ms).reduce((a, b) => a + b, 0))} ms`;
-  $("download-mask").disabled = false;
-  $("download-json").disabled = false;
-  if (clsResult.status === "fulfilled") {
-    current.classify = clsResult.value;
-    drawClasses(clsResult.value);
-    setStatus(`Done: ${file.name}.`);
-  } else {
+  } else if (clsResult.status === "rejected") {
     $("class-note").textContent = `Classification unavailable: ${clsResult.reason.message}`;
     setStatus(`Done: ${file.name} (without classification).`);
+  } else {
+    setStatus(`Done: ${file.name}.`);
   }
 }
 
