@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ISIC2017, HAM10000, lesion_image
+from conftest import HAM10000, lesion_image
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
