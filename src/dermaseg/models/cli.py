@@ -51,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     print(_table([[e["encoder"], _millions(e.get("params")), e["imagenet"], ", ".join(e["archs"])]
                   for e in encoders], ["encoder", "params", "--encoder-weights imagenet", "archs"]))
     print()
+    from dermaseg.models.classical import METHODS
+
+    print("Classical baselines (no training; use the name as the model, e.g. `dermaseg evaluate otsu DATA`)")
+    print(_table([[name, description] for name, (_, description) in METHODS.items()], ["name", "method"]))
+    print()
     print("Any timm model also works with the smp architectures as 'tu-NAME' (e.g. tu-convnext_atto).")
     print("--encoder-weights FILE loads a state dict / checkpoint into the encoder, offline.")
     return 0

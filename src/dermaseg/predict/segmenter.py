@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dermaseg.models.classical import ClassicalBackend, is_classical
 from dermaseg.predict.loading import InferenceImage, from_array, load_for_inference
 from dermaseg.predict.postprocess import clean_mask
 from dermaseg.predict.zoo import resolve_model
@@ -74,16 +75,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Segmenter:
     """Load a model once, segment many images.
 
-    model: None (the shipped default), a shipped name, a dermaseg .pt / Lightning .ckpt, or an
-    exported .onnx. tta: average the probabilities of the image and its three flips.
+    model: None (the shipped default), a shipped name, a dermaseg .pt / Lightning .ckpt, an
+    exported .onnx, or a classical baseline ("otsu", "kmeans"). tta: average the probabilities of the image and its three flips.
     """
 
     def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
                  postprocess: bool = True, backend: str = "auto", threads: int | None = None):
-        self.path = resolve_model(model)
-        use_onnx = backend == "onnx" or (backend == "auto" and self.path.suffix.lower() == ".onnx")
-        self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
-        self.backend_name = "onnxruntime" if use_onnx else "pytorch"
+        if is_classical(model):  # a classical baseline behind the network interface
+            self.path = Path(str(model))
+            self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
+        else:
+            self.path = resolve_model(model)
+            use_onnx = backend == "onnx" or (backend == "auto" and self.path.suffix.lower() == ".onnx")
+            self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
+            self.backend_name = "onnxruntime" if use_onnx else "pytorch"
         meta = self.backend.meta
         self.pipeline = PipelineConfig.from_dict({k: v for k, v in meta["pipeline"].items() if k != "augment"})
         self.threshold = float(threshold if threshold is not None else meta.get("threshold", 0.5))
