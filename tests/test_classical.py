@@ -66,3 +66,21 @@ def test_evaluate_otsu_on_real_images(tmp_path):
     assert summary["n_images"] == 12
     assert 0.4 < summary["dice"] < 0.95  # a real, imperfect baseline
     assert (out / "per_image.csv").is_file() and len(list((out / "masks").glob("*_segmentation.png"))) == 12
+
+
+def test_evaluate_options_ensemble_and_exclusion(tmp_path):
+    """Each option row carries its cost; an ensemble is recorded; training images are never scored."""
+    require_shared_data()
+    from dermaseg.data.splits import read_split
+    from dermaseg.evaluate.run import evaluate
+
+    mapping = read_split(SPLIT)
+    summary = evaluate("otsu", ISIC2017, tmp_path / "ens", split=None, split_file=SPLIT, exclude=SPLIT,
+                       ensemble="kmeans", compare=True, limit=5)
+    assert summary["ensemble_with"] == "kmeans" and summary["n_images"] == 5
+    scored = (tmp_path / "ens" / "per_image.csv").read_text().splitlines()[1:]
+    assert all(mapping[line.split(",")[0]] == "test" for line in scored)
+    variants = {row["variant"]: row for row in summary["options_compared"]}
+    assert {"plain", "tta", "postprocess", "tta+postprocess"} <= set(variants)
+    assert all(row["ms_per_image"] > 0 for row in variants.values())
+    assert variants["tta"]["ms_per_image"] > variants["plain"]["ms_per_image"]  # four views cost more than one

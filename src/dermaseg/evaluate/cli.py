@@ -28,6 +28,10 @@ def register(subparsers) -> None:
     p.add_argument("--tune-threshold", action="store_true", help="pick the threshold on the validation split")
     p.add_argument("--compare", action="store_true",
                    help="also measure each option's effect (TTA, post-processing, tuned threshold)")
+    p.add_argument("--ensemble", metavar="MODEL", default=None,
+                   help="a second model whose probabilities are averaged with the first")
+    p.add_argument("--exclude", metavar="SPLIT_FILE", default=None,
+                   help="never score images this CSV lists as train/val/extra_train (e.g. a model's training split)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
     p.set_defaults(func=_evaluate)
 
@@ -40,11 +44,12 @@ def _evaluate(args) -> int:
         summary = evaluate(args.checkpoint, args.data, args.out, split=None if args.split == "all" else args.split,
                            split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
                            threshold=args.threshold, tune_threshold=args.tune_threshold, compare=args.compare,
-                           limit=args.limit)
+                           limit=args.limit, ensemble=args.ensemble, exclude=args.exclude)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     keys = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
-    print(f"{summary['n_images']} images: " + "  ".join(f"{k} {summary[k]:.4f}" for k in keys))
+    print(f"{summary['n_images']} images: " + "  ".join(f"{k} {summary[k]:.4f}" for k in keys)
+          + f"  ({summary['ms_per_image']} ms/image)")
     if "options_compared" in summary:
         print((__import__("pathlib").Path(args.out) / "options.md").read_text())
     skipped = summary.get("skipped") or []

@@ -3,7 +3,9 @@
 Writes into the output folder: masks/<id>_segmentation.png, per_image.csv, summary.json,
 confusion_matrix.png, dice_histogram.png, worst_cases.png and, with `compare`, options.csv /
 options.md: the measured effect of flip TTA, post-processing and a threshold tuned on the
-validation split.
+validation split, each with its cost in milliseconds per image. `ensemble` averages a second
+model's probabilities with the first; `exclude` names a split file whose training images are
+never scored (a model must not be graded on what it learnt from).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from dermaseg.data.io import ImageReadError
@@ -20,6 +23,8 @@ from dermaseg.data.quality import DataQualityWarning
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split
 from dermaseg.evaluate.metrics import image_metrics, summarise
+
+TRAINING_SPLITS = {"train", "val", "extra_train"}
 
 
 def _default_split_file(segmenter) -> Path | None:
@@ -31,7 +36,8 @@ def _default_split_file(segmenter) -> Path | None:
 
 def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_file=None, tta: bool = False,
              postprocess: bool = True, threshold: float | None = None, tune_threshold: bool = False,
-             compare: bool = False, limit: int | None = None, write_masks: bool = True) -> dict:
+             compare: bool = False, limit: int | None = None, write_masks: bool = True, ensemble=None,
+             exclude=None) -> dict:
     import warnings
 
     from tqdm import tqdm
@@ -45,6 +51,9 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
     out_dir = prepare_output_dir(out_dir)  # before any work: a bad --out fails in a second, not after the run
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
     seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess)
+    partner = Segmenter(ensemble) if ensemble else None
+    if partner is not None and (partner.pipeline.keep_aspect or seg.pipeline.keep_aspect):
+        raise ValueError("ensembling averages squashed-square probabilities: both models need keep_aspect false")
     ds = open_dataset(data_root, require_masks=True)
     split_file = Path(split_file) if split_file else _default_split_file(seg)
     mapping = read_split(split_file) if split_file else None
@@ -58,25 +67,48 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
             raise ValueError(f"{split_file}: no images of split {name!r} found in {data_root}")
         return ids
 
-    test_ids = ids_of(split)[:limit] if limit else ids_of(split)
+    test_ids = ids_of(split)
+    if exclude:
+        seen = {i for i, s in read_split(exclude).items() if s in TRAINING_SPLITS}
+        test_ids = [i for i in test_ids if i not in seen]
+    test_ids = test_ids[:limit] if limit else test_ids
+    cost = {"plain": 0.0, "tta": 0.0, "restore": 0.0, "postprocess": 0.0}  # seconds, summed over images
+
+    def network(image, use_tta):
+        """Probability at model resolution: this model, averaged with the partner's when ensembling."""
+        seg.tta = use_tta
+        (prob, meta), = seg.predict_small([image])
+        if partner is not None:
+            partner.tta = use_tta
+            (other, _), = partner.predict_small([image])
+            if other.shape != prob.shape:
+                other = cv2.resize(other, prob.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            prob = (prob + other) / 2.0
+        return prob, meta
 
     def probs_for(image):
         """(plain, tta) probabilities at model resolution, and the resize geometry."""
-        seg.tta = False
-        (plain, meta), = seg.predict_small([image])
+        t0 = time.perf_counter()
+        plain, meta = network(image, False)
+        t1 = time.perf_counter()
+        cost["plain"] += t1 - t0
         tta_prob = None
         if tta or compare:
-            seg.tta = True
-            (tta_prob, _), = seg.predict_small([image])
+            tta_prob, _ = network(image, True)
+            cost["tta"] += time.perf_counter() - t1
         seg.tta = tta
         return plain, tta_prob, meta
 
     def masks_from(prob, meta, shape, t, post):
         saved = seg.threshold
         seg.threshold = t
+        t0 = time.perf_counter()
         mask = seg.to_full_mask(prob, meta, shape)
+        t1 = time.perf_counter()
         seg.threshold = saved
-        return clean_mask(mask) if post else mask
+        if post:
+            mask = clean_mask(mask)
+        return mask, t1 - t0, time.perf_counter() - t1
 
     tuned = None
     if tune_threshold or compare:
@@ -92,8 +124,6 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
                 prob = tta_prob if tta else plain
                 top, _, left, _ = meta.pad
                 nh, nw = meta.resized_shape
-                import cv2
-
                 full = cv2.resize(np.ascontiguousarray(prob[top:top + nh, left:left + nw]),
                                   (sample.image.shape[1], sample.image.shape[0]), interpolation=cv2.INTER_LINEAR)
                 sweep.add(sample.mask > 0, full)
@@ -121,24 +151,35 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
                 continue
             shape = sample.image.shape[:2]
             plain, tta_prob, meta = probs_for(sample.image)
-            pred = masks_from(tta_prob if tta else plain, meta, shape, chosen_threshold, postprocess)
+            pred, restore_s, post_s = masks_from(tta_prob if tta else plain, meta, shape, chosen_threshold,
+                                                 postprocess)
+            cost["restore"] += restore_s
+            cost["postprocess"] += post_s
             builder.add(image_id, sample.image, sample.mask, pred)
             if write_masks:
                 write_png(out_dir / "masks" / f"{image_id}_segmentation.png", pred)
             for name, (v_tta, v_post, v_t) in variants.items():
-                v_pred = masks_from(tta_prob if v_tta else plain, meta, shape, v_t, v_post)
+                v_pred = masks_from(tta_prob if v_tta else plain, meta, shape, v_t, v_post)[0]
                 variant_rows[name].append(image_metrics(sample.mask, v_pred))
     for s in skipped:
         print(f"evaluate: skipped {s['image_id']}: {s['error']}", file=sys.stderr)
+    n = max(1, len(test_ids) - len(skipped))
+    ms = {k: round(v * 1000 / n, 1) for k, v in cost.items()}
     extra = {
-        "model": str(seg.path), "data": str(data_root), "split": split, "split_file": str(split_file) if split_file else None,
+        "model": str(seg.path), "ensemble_with": str(partner.path) if partner else None,
+        "exclude": str(exclude) if exclude else None,
+        "ms_per_image": round(ms["tta" if tta else "plain"] + ms["restore"] + (ms["postprocess"] if postprocess else 0), 1),
+        "ms_per_stage": ms, "data": str(data_root), "split": split, "split_file": str(split_file) if split_file else None,
         "threshold": chosen_threshold, "tuned_threshold": tuned,
         "options": {"tta": tta, "postprocess": postprocess, "input_size": seg.input_size},
         "skipped": skipped, "seconds": round(time.perf_counter() - started, 1),
     }
     summary = builder.finish(out_dir, extra_summary=extra)
     if variants:
-        table = [{"variant": name, **summarise(rows)} for name, rows in variant_rows.items()]
+        table = [{"variant": name, **summarise(rows),
+                  "ms_per_image": round(ms["tta" if v_tta else "plain"] + ms["restore"]
+                                        + (ms["postprocess"] if v_post else 0.0), 1)}
+                 for name, rows in variant_rows.items() for v_tta, v_post, _ in [variants[name]]]
         _write_options(out_dir, table)
         summary["options_compared"] = table
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -150,8 +191,10 @@ def _write_options(out_dir: Path, table: list[dict]) -> None:
 
     df = pd.DataFrame(table)
     df.to_csv(out_dir / "options.csv", index=False)
-    cols = ["variant", "jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity", "n_images"]
+    cols = ["variant", "jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity", "n_images",
+            "ms_per_image"]
+    plain = ("variant", "n_images", "ms_per_image")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in table:
-        lines.append("| " + " | ".join(str(row[c]) if c in ("variant", "n_images") else f"{row[c]:.4f}" for c in cols) + " |")
+        lines.append("| " + " | ".join(str(row[c]) if c in plain else f"{row[c]:.4f}" for c in cols) + " |")
     (out_dir / "options.md").write_text("\n".join(lines) + "\n")

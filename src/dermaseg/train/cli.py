@@ -14,6 +14,17 @@ def register(subparsers) -> None:
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p.set_defaults(func=_train)
 
+    s = subparsers.add_parser(
+        "study", help="train and score a table of segmentation models at one budget (resumable)",
+        description="Run a comparison study: every row of STUDY.yaml (a classical method, or the base recipe "
+                    "with overrides at the study's shared budget) is trained if needed, then scored on the "
+                    "test split. Writes results.csv, results.md and learning_curves.png; finished rows are "
+                    "not trained again.")
+    s.add_argument("study", help="study file, e.g. configs/studies/isic2017_architectures.yaml")
+    s.add_argument("--out", help="study folder (default: the file's 'out', else runs/studies/<name>)")
+    s.add_argument("--only", nargs="*", metavar="ROW", help="run only these rows (name or slug)")
+    s.set_defaults(func=_study)
+
 
 def _train(args) -> int:
     from pathlib import Path
@@ -31,4 +42,17 @@ def _train(args) -> int:
         train(config, out)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    return 0
+
+
+def _study(args) -> int:
+    from dermaseg.cli import UserError
+    from dermaseg.train.study import run_study
+
+    try:
+        results = run_study(args.study, args.out, only=args.only)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for r in results:
+        print(f"{r['name']}: Dice {r['dice']:.4f}  thresholded Jaccard {r['threshold_jaccard']:.4f}")
     return 0

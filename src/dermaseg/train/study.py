@@ -1,0 +1,196 @@
+"""`dermaseg study STUDY.yaml`: a segmentation comparison table, every row from one command.
+
+A study file names a base recipe, the budget every deep row shares, and the rows:
+
+    base: ../isic2017_unet_lite0.yaml          # relative to the study file
+    budget: [train.epochs=8, pipeline.size=192] # overrides applied to every deep row
+    rows:
+      - {name: Otsu, model: otsu}              # a classical method: scored, not trained
+      - {name: U-Net / Lite0, overrides: [model.arch=unet]}
+      - {name: FCN / ResNet-18 (scratch), overrides: [model.arch=fcn, model.encoder=resnet18,
+                                                       model.encoder_weights=null], budget_factor: 0.5}
+    out: runs/studies/architectures
+
+Each deep row is a normal, resumable run folder under `<out>/runs/<slug>` (a row whose
+folder holds summary.json is finished and not trained again); every row is then scored by
+`dermaseg evaluate` on the base recipe's test split, at the images' own resolution. After
+every row the study's results.csv, results.md and learning_curves.png (validation Dice per
+epoch, and against training minutes: time to Dice) are rewritten.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from dermaseg.train.config import load_config, read_recipe
+
+RESULT_COLUMNS = ["name", "arch", "encoder", "encoder_weights", "epochs", "train_minutes", "best_val_dice",
+                  "jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity",
+                  "ms_per_image", "n_images"]
+STUDY_KEYS = {"base", "budget", "rows", "out", "data", "limit"}
+ROW_KEYS = {"name", "model", "overrides", "budget_factor"}
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "row"
+
+
+def load_study(path: Path | str) -> dict:
+    """Read and check a study file before any data is touched."""
+    path = Path(path)
+    spec = read_recipe(path)
+    unknown = set(spec) - STUDY_KEYS
+    if unknown:
+        raise ValueError(f"{path}: unknown study key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(STUDY_KEYS))}")
+    rows = spec.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"{path}: a study needs a non-empty 'rows:' list")
+    names = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or "name" not in row:
+            raise ValueError(f"{path}: row {i + 1} must be a mapping with a 'name'")
+        bad = set(row) - ROW_KEYS
+        if bad:
+            raise ValueError(f"{path}: row {row['name']!r}: unknown key(s) {', '.join(sorted(bad))}")
+        if slug(row["name"]) in names:
+            raise ValueError(f"{path}: two rows share the name {row['name']!r}")
+        names.add(slug(row["name"]))
+    base = spec.get("base")
+    spec["base"] = str((path.parent / base).resolve()) if base and not Path(base).is_absolute() else base
+    spec.setdefault("budget", [])
+    spec.setdefault("out", f"runs/studies/{path.stem}")
+    # Every deep row's config is built now, so a typo fails before hours of training.
+    spec["configs"] = {row["name"]: row_config(spec, row) for row in rows if "model" not in row}
+    return spec
+
+
+def _scaled(overrides: list[str], factor: float) -> list[str]:
+    """A reduced budget for costly rows: epochs and minutes times `factor`."""
+    out = []
+    for text in overrides:
+        key, _, value = text.partition("=")
+        if key in ("train.epochs", "train.max_time_minutes") and value not in ("", "null"):
+            value = str(max(1, round(float(value) * factor)) if key == "train.epochs" else float(value) * factor)
+        out.append(f"{key}={value}")
+    return out
+
+
+def row_config(spec: dict, row: dict) -> dict:
+    budget = _scaled(list(spec["budget"]), float(row.get("budget_factor", 1.0)))
+    return load_config(spec["base"], budget + list(row.get("overrides", [])))
+
+
+def _test_split(config: dict, run_dir: Path | None) -> Path | None:
+    if config["data"]["split_file"]:
+        return Path(config["data"]["split_file"])
+    if run_dir is not None and (run_dir / "split.csv").is_file():
+        return run_dir / "split.csv"
+    return None
+
+
+def run_study(path: Path | str, out: Path | str | None = None, *, only: list[str] | None = None) -> list[dict]:
+    from dermaseg.evaluate.run import evaluate
+    from dermaseg.train.run import train
+
+    spec = load_study(path)
+    out = Path(out or spec["out"])
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    (out / "study.yaml").write_text(Path(path).read_text())
+    spec["title"] = Path(path).stem
+    base = load_config(spec["base"], list(spec["budget"]))
+    data_root = spec.get("data") or base["data"]["root"]
+    results: list[dict] = []
+    for row in spec["rows"]:
+        if only and row["name"] not in only and slug(row["name"]) not in only:
+            continue
+        run_dir = out / "runs" / slug(row["name"])
+        record = {"name": row["name"]}
+        if "model" in row:
+            model, config, split_file = row["model"], base, _test_split(base, None)
+            record.update(arch=row["model"], encoder="-", encoder_weights="-", epochs=0, train_minutes=0.0)
+        else:
+            config = spec["configs"][row["name"]]
+            summary_path = run_dir / "summary.json"
+            if not summary_path.is_file():
+                train(config, run_dir)
+            summary = json.loads(summary_path.read_text())
+            model, split_file = run_dir / "model.pt", _test_split(config, run_dir)
+            m = config["model"]
+            record.update(arch=m["arch"], encoder=m["encoder"], encoder_weights=m["encoder_weights"] or "scratch",
+                          epochs=_epochs_done(run_dir), train_minutes=_train_minutes(run_dir),
+                          best_val_dice=summary.get("best_val_dice"))
+        scored = evaluate(model, data_root, run_dir / "test", split_file=split_file, limit=spec.get("limit"),
+                          write_masks=False)
+        record.update({k: scored[k] for k in ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity",
+                                             "specificity", "n_images", "ms_per_image")})
+        results.append(record)
+        write_results(out, results, spec)
+    return results
+
+
+def _metrics_rows(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _epochs_done(run_dir: Path) -> int:
+    return len(_metrics_rows(run_dir))
+
+
+def _train_minutes(run_dir: Path) -> float:
+    return round(sum(float(r["time"]) for r in _metrics_rows(run_dir)) / 60.0, 1)
+
+
+def write_results(out: Path, results: list[dict], spec: dict) -> None:
+    with open(out / "results.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, RESULT_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(results)
+    cols = ["name", "epochs", "train_minutes", "best_val_dice", "dice", "jaccard", "threshold_jaccard",
+            "sensitivity", "specificity", "ms_per_image"]
+    lines = [f"# Study: {spec.get('title', out.name)}", "", f"Budget for every deep row: {', '.join(spec['budget']) or 'the base recipe'}.",
+             "Scored on the base recipe's test split at each image's own resolution.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in results:
+        cells = [f"{r.get(c):.4f}" if isinstance(r.get(c), float) and c not in ("train_minutes", "ms_per_image")
+                 else ("" if r.get(c) is None else str(r.get(c))) for c in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    _plot_curves(out, results)
+
+
+def _plot_curves(out: Path, results: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in results:
+        rows = _metrics_rows(out / "runs" / slug(r["name"]))
+        if not rows:
+            continue
+        dice = [float(x["dice"]) for x in rows]
+        minutes, total = [], 0.0
+        for x in rows:
+            total += float(x["time"]) / 60.0
+            minutes.append(total)
+        by_epoch.plot(range(1, len(dice) + 1), dice, marker=".", label=r["name"])
+        by_time.plot(minutes, dice, marker=".", label=r["name"])
+    for ax, xlabel in ((by_epoch, "epoch"), (by_time, "training minutes")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("validation Dice")
+        ax.grid(alpha=0.3)
+    by_epoch.set_title("Learning curves")
+    by_time.set_title("Time to Dice")
+    if by_epoch.lines:
+        by_time.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "learning_curves.png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,57 @@
+"""`dermaseg study`: every classical and deep row of the shipped study runs on a tiny budget
+and writes every artifact (run folder, model, test scores, results table, curves)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+from conftest import REPO, require_shared_data
+
+from dermaseg.cli import main
+from dermaseg.train.study import load_study, slug
+
+STUDY = REPO / "configs" / "studies" / "isic2017_architectures.yaml"
+TINY = ["train.epochs=1", "pipeline.size=64", "train.limit_train_images=8", "data.extra_train=[]",
+        "train.num_workers=0", "train.max_time_minutes=null", "train.early_stopping_patience=0"]
+
+
+def test_study_file_is_checked_before_any_training(tmp_path):
+    spec = load_study(STUDY)
+    assert {r["name"] for r in spec["rows"]} >= {"Otsu threshold", "U-Net / Lite0 ImageNet", "FCN / ResNet-18 scratch"}
+    bad = yaml.safe_load(STUDY.read_text())
+    bad["base"] = str(REPO / "configs" / "isic2017_unet_lite0.yaml")
+    bad["rows"].append({"name": "typo", "overrides": ["model.arcch=unet"]})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ValueError, match="arcch"):
+        load_study(path)
+
+
+@pytest.mark.slow
+def test_every_row_runs_on_a_tiny_budget(tmp_path, monkeypatch):
+    require_shared_data()
+    monkeypatch.chdir(REPO)  # recipes name data and split files relative to the repository
+    spec = yaml.safe_load(STUDY.read_text())
+    spec.update(base=str(REPO / "configs" / "isic2017_unet_lite0.yaml"), budget=TINY, limit=3)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "study"
+    assert main(["study", str(path), "--out", str(out)]) == 0
+
+    with open(out / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["name"] for r in rows] == [r["name"] for r in spec["rows"]]
+    for row, declared in zip(rows, spec["rows"]):
+        assert int(row["n_images"]) == 3 and 0.0 <= float(row["dice"]) <= 1.0
+        if "model" in declared:
+            continue
+        run = out / "runs" / slug(row["name"])
+        for artifact in ("config.yaml", "environment.json", "split.csv", "metrics.csv", "model.pt",
+                         "summary.json", "checkpoints/last.ckpt", "test/summary.json", "test/per_image.csv"):
+            assert (run / artifact).is_file(), f"{row['name']}: {artifact} missing"
+        assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 1
+    assert (out / "results.md").read_text().count("\n|") == len(rows) + 2  # header, rule, rows
+    assert (out / "learning_curves.png").stat().st_size > 10_000
