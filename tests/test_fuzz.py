@@ -7,6 +7,7 @@ with every file either segmented or listed as skipped.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from conftest import HAM10000, ISIC2017
 from odd_inputs import disc_network
 
-N_PER_FORMAT = 160  # 320 files in all
+N_PER_KIND = 110  # JPEG photos, PNG photos, PNG masks: 330 files in all
 
 
 def _flip_bytes(data: bytes, rng: np.random.Generator) -> bytes:
@@ -30,22 +31,65 @@ def _truncate(data: bytes, rng: np.random.Generator) -> bytes:
     return data[: int(rng.integers(1, len(data)))]
 
 
+def _chunks(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each PNG chunk or JPEG marker segment, as far as the file parses."""
+    spans = []
+    if data.startswith(b"\x89PNG"):
+        at = 8
+        while at + 12 <= len(data):
+            end = at + 12 + struct.unpack(">I", data[at:at + 4])[0]
+            spans.append((at, min(end, len(data))))
+            at = end
+    elif data.startswith(b"\xff\xd8"):
+        at = 2
+        while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] not in (0xDA, 0xD9):
+            end = at + 2 + struct.unpack(">H", data[at + 2:at + 4])[0]
+            spans.append((at, min(end, len(data))))
+            at = end
+    return spans
+
+
 def _duplicate_chunk(data: bytes, rng: np.random.Generator) -> bytes:
-    """Repeat a stretch of the file in place (a PNG chunk or JPEG segment read twice)."""
-    start = int(rng.integers(0, len(data) - 1))
-    end = min(len(data), start + int(rng.integers(1, 4096)))
+    """Repeat one PNG chunk or JPEG segment in place (or, when none parses, a stretch of bytes)."""
+    spans = _chunks(data)
+    if spans:
+        start, end = spans[int(rng.integers(0, len(spans)))]
+    else:
+        start = int(rng.integers(0, len(data) - 1))
+        end = min(len(data), start + int(rng.integers(1, 4096)))
     return data[:end] + data[start:end] + data[end:]
 
 
-MUTATIONS = (_flip_bytes, _truncate, _duplicate_chunk)
+def _garble_chunk_header(data: bytes, rng: np.random.Generator) -> bytes:
+    """Overwrite a byte of a chunk's length or type (the damage Pillow reports as SyntaxError)."""
+    spans = _chunks(data)
+    if not spans:
+        return _flip_bytes(data, rng)
+    start, _ = spans[int(rng.integers(0, len(spans)))]
+    out = bytearray(data)
+    out[start + int(rng.integers(0, min(8, len(data) - start)))] = int(rng.integers(0, 256))
+    return bytes(out)
 
 
-def _sources(shared: Path) -> list[Path]:
-    jpegs = sorted((ISIC2017 / "ISIC-2017_Training_Data").glob("*.jpg"))[:N_PER_FORMAT // 2] + \
-        sorted((HAM10000 / "HAM10000_images").glob("*.jpg"))[:N_PER_FORMAT // 2]
-    pngs = sorted((ISIC2017 / "ISIC-2017_Training_Part1_GroundTruth").glob("*.png"))[:N_PER_FORMAT // 2] + \
-        sorted((HAM10000 / "HAM10000_segmentations_lesion_tschandl").glob("*.png"))[:N_PER_FORMAT // 2]
-    return jpegs + pngs
+MUTATIONS = (_flip_bytes, _truncate, _duplicate_chunk, _garble_chunk_header)
+
+
+def _sources() -> list[tuple[str, bytes]]:
+    """(suffix, bytes): real JPEGs, the same photos as PNG (several IDAT chunks each), real masks."""
+    import io
+
+    from PIL import Image
+
+    isic = sorted((ISIC2017 / "ISIC-2017_Training_Data").glob("*.jpg"))
+    ham = sorted((HAM10000 / "HAM10000_images").glob("*.jpg"))
+    masks = sorted((ISIC2017 / "ISIC-2017_Training_Part1_GroundTruth").glob("*.png"))[:N_PER_KIND // 2] + \
+        sorted((HAM10000 / "HAM10000_segmentations_lesion_tschandl").glob("*.png"))[:N_PER_KIND // 2]
+    out = [(".jpg", p.read_bytes()) for p in isic[:N_PER_KIND // 2] + ham[:N_PER_KIND // 2]]
+    for p in isic[N_PER_KIND // 2:N_PER_KIND + N_PER_KIND // 2]:
+        buf = io.BytesIO()
+        Image.open(p).save(buf, "PNG", compress_level=1)
+        out.append((".png", buf.getvalue()))
+    return out + [(".png", p.read_bytes()) for p in masks]
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +100,10 @@ def fuzzed(tmp_path_factory) -> list[Path]:
     folder = tmp_path_factory.mktemp("fuzzed")
     rng = np.random.default_rng(20240514)
     out = []
-    for i, src in enumerate(_sources(ISIC2017.parent)):
+    for i, (suffix, data) in enumerate(_sources()):
         mutate = MUTATIONS[i % len(MUTATIONS)]
-        path = folder / f"{i:03d}_{mutate.__name__.strip('_')}{src.suffix}"
-        path.write_bytes(mutate(src.read_bytes(), rng))
+        path = folder / f"{i:03d}_{mutate.__name__.strip('_')}{suffix}"
+        path.write_bytes(mutate(data, rng))
         out.append(path)
     return out
 
@@ -99,10 +143,9 @@ def test_inspect_survives_the_fuzz_set(fuzzed):
     from dermaseg.data.inspect import check_record
     from dermaseg.data.readers import Record
 
-    pngs = [p for p in fuzzed if p.suffix == ".png"]
-    jpegs = [p for p in fuzzed if p.suffix == ".jpg"]
-    checks = [check_record(Record(j.stem, j, m)) for j, m in zip(jpegs, pngs)]
-    assert len(checks) == len(pngs)
+    images, masks = fuzzed[:2 * N_PER_KIND], fuzzed[2 * N_PER_KIND:]  # photos (JPEG, PNG), then masks
+    checks = [check_record(Record(image.stem, image, mask)) for image, mask in zip(images, masks * 2)]
+    assert len(checks) == len(images)
     assert any(p.code in ("unreadable", "unreadable_mask") for c in checks for p in c.problems)
 
 
