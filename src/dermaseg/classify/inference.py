@@ -1,7 +1,8 @@
 """Batched class probabilities with dihedral test-time augmentation (softmax averaged over views).
 
 Two inputs, one definition: cached frozen-prefix outputs (`predict_cached`, training and
-grid evaluation) and prepared uint8 images (`predict_images`, evaluate/predict on files).
+grid evaluation) and prepared uint8 images (`predict_images` with a PyTorch module,
+`predict_images_onnx` with an ONNX Runtime session: the same views, no torch).
 """
 
 from __future__ import annotations
@@ -47,4 +48,22 @@ def predict_images(model, images, normalise: str, tta_views: int = 1, batch_size
                         for v in range(int(tta_views))) / int(tta_views)
             out.append(probs.numpy())
     model.train(was_training)
+    return np.concatenate(out)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict_images_onnx(session, images, normalise: str, tta_views: int = 1, batch_size: int = 32) -> np.ndarray:
+    """`predict_images` on an ONNX Runtime session (input "image", output logits)."""
+    name = session.get_inputs()[0].name
+    out = []
+    for s in range(0, len(images), batch_size):
+        x = np.stack([normalise_image(np.asarray(im), normalise) for im in images[s:s + batch_size]])
+        views = np.concatenate([np.ascontiguousarray(dihedral_chw(x, v)) for v in range(int(tta_views))])
+        probs = _softmax(session.run(None, {name: views})[0].astype(np.float64))
+        out.append(probs.reshape(int(tta_views), len(x), -1).mean(axis=0))
     return np.concatenate(out)

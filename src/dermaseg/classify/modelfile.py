@@ -1,8 +1,9 @@
 """The classifier model file: architecture, classes, preprocessing, TTA, provenance and weights.
 
 One file is enough to predict (`dermaseg classify predict --model FILE`); the shipped one
-lives in `dermaseg/weights/`. Weights are stored in float16 (half the size, same predictions
-to about 1e-3 in probability) and restored to float32 on load.
+lives in `dermaseg/weights/` beside its ONNX export (names: dermaseg.core.zoo). Weights are
+stored in float16 (half the size, same predictions to about 1e-3 in probability) and
+restored to float32 on load.
 """
 
 from __future__ import annotations
@@ -10,13 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 FORMAT = "dermaseg-classifier-v1"
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-SHIPPED = {
-    # name: (file, description)
-    "ham10000-lite0": ("classifier_ham10000_lite0.pt",
-                       "EfficientNet-Lite0, HAM10000 seven classes, lesion-grouped 80:20 training split"),
-}
-DEFAULT_CLASSIFIER = "ham10000-lite0"
 
 
 def save_classifier(path: Path | str, model, *, backbone: str, class_names: list[str], task: str,
@@ -33,21 +27,6 @@ def save_classifier(path: Path | str, model, *, backbone: str, class_names: list
                 "dropout": float(dropout), "pipeline": pipeline, "tta_views": int(tta_views),
                 "crop": crop, "info": info or {}, "state_dict": state}, tmp)
     tmp.replace(path)
-    return path
-
-
-def resolve_classifier(model: str | Path | None) -> Path:
-    if model is None:
-        model = DEFAULT_CLASSIFIER
-    if str(model) in SHIPPED:
-        path = WEIGHTS_DIR / SHIPPED[str(model)][0]
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: the shipped classifier {model!r} is missing from this installation")
-        return path
-    path = Path(model)
-    if not path.is_file():
-        raise FileNotFoundError(f"{model}: no such classifier file, and not a shipped classifier name "
-                                f"(shipped: {', '.join(SHIPPED)})")
     return path
 
 

@@ -14,30 +14,54 @@ from pathlib import Path
 
 import numpy as np
 
-from dermaseg.classify.inference import predict_images
-from dermaseg.classify.modelfile import build_from_classifier_file, resolve_classifier
+from dermaseg.classify.inference import predict_images, predict_images_onnx
+from dermaseg.core.zoo import resolve
 from dermaseg.transforms.pipeline import PipelineConfig, prepare
 
 # dermaseg's own outputs that sit beside images in a folder; they are not dermoscopy images
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
 
+def _meta_from_onnx(meta: dict) -> dict:
+    """ONNX metadata in the shape of a PyTorch classifier file's header (what callers read)."""
+    model = meta.get("model") or {}
+    return {"class_names": list(meta["classes"]), "pipeline": meta["pipeline"], "backbone": model.get("backbone"),
+            "task": model.get("label_task", "auto"), "tta_views": model.get("tta_views", 1),
+            "crop": model.get("crop"), "logit_shift": model.get("logit_shift"), "info": meta.get("info") or {},
+            "version": meta.get("version"), "held_out": meta.get("held_out")}
+
+
 class Classifier:
     """Load a classifier once, classify many images.
 
+    model: None (the shipped default), a shipped name, a classifier .pt or an exported .onnx.
+    backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt), "torch"
+    (the PyTorch weights, e.g. to calibrate and save a new .pt) or "onnx".
     crop: "model" (what the model was trained with), "none", "segmenter" (crop to the lesion
     found by the segmentation model `segmenter`, default the shipped one).
     tta_views: dihedral views averaged (default: the model's own setting).
     """
 
     def __init__(self, model: str | Path | None = None, *, tta_views: int | None = None, crop: str = "model",
-                 segmenter: str | None = None, threads: int | None = None, batch_size: int = 16):
-        import torch
+                 segmenter: str | None = None, threads: int | None = None, batch_size: int = 16,
+                 backend: str = "auto"):
+        resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
+        self.path, self.name = resolved.path, resolved.name
+        if self.path.suffix.lower() == ".onnx" and backend != "torch":
+            from dermaseg.core.modelfile import check_task, open_session
 
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.path = resolve_classifier(model)
-        self.model, self.meta = build_from_classifier_file(self.path)
+            self.session, onnx_meta = open_session(self.path, threads)
+            check_task(onnx_meta, "classification", self.path)
+            self.model, self.meta, self.backend_name = None, _meta_from_onnx(onnx_meta), "onnxruntime"
+        else:
+            import torch
+
+            from dermaseg.classify.modelfile import build_from_classifier_file
+
+            if threads:
+                torch.set_num_threads(int(threads))
+            self.model, self.meta = build_from_classifier_file(self.path)
+            self.session, self.backend_name = None, "pytorch"
         self.class_names: list[str] = list(self.meta["class_names"])
         self.task = self.meta.get("task", "auto")
         self.pipeline = PipelineConfig.from_dict({k: v for k, v in self.meta["pipeline"].items() if k != "augment"})
@@ -71,7 +95,11 @@ class Classifier:
         from dermaseg.classify.calibrate import adjust
 
         prepared = [self.prepare(im) for im in images]
-        probs = predict_images(self.model, prepared, self.pipeline.normalise, self.tta_views, self.batch_size)
+        if self.session is not None:
+            probs = predict_images_onnx(self.session, prepared, self.pipeline.normalise, self.tta_views,
+                                        self.batch_size)
+        else:
+            probs = predict_images(self.model, prepared, self.pipeline.normalise, self.tta_views, self.batch_size)
         return adjust(probs, self.shift)
 
     def predict(self, image: np.ndarray) -> dict:

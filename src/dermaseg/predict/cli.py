@@ -27,10 +27,14 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.set_defaults(func=_predict)
 
-    p = subparsers.add_parser("export", help="export a model to ONNX",
-                              description="Export a dermaseg model file or checkpoint to ONNX (dynamic batch and "
-                                          "size), with its preprocessing and threshold stored as metadata.")
-    p.add_argument("checkpoint", help="model .pt / Lightning .ckpt / shipped model name")
+    p = subparsers.add_parser("export", help="export a model to ONNX (needs the training install)",
+                              description="Export a segmentation or classification model file (or a shipped "
+                                          "model's PyTorch weights) to ONNX, dynamic batch and size, with its "
+                                          "task, classes, preprocessing, threshold, provenance and held-out "
+                                          "figures stored as metadata. `--shipped` regenerates every shipped "
+                                          "ONNX file from its .pt (run it after the weights change).")
+    p.add_argument("checkpoint", nargs="?", help="model .pt / Lightning .ckpt / shipped model name")
+    p.add_argument("--shipped", action="store_true", help="regenerate every shipped ONNX file in the package")
     p.add_argument("--format", default="onnx", choices=["onnx"])
     p.add_argument("--out", default=None, help="output file (default: <checkpoint stem>.onnx)")
     p.add_argument("--opset", type=int, default=17)
@@ -68,11 +72,22 @@ def _predict(args) -> int:
 def _export(args) -> int:
     from pathlib import Path
 
-    from dermaseg.predict.export import export_onnx
-    from dermaseg.predict.zoo import resolve_model
+    from dermaseg.cli import UserError
+    from dermaseg.core.zoo import SHIPPED
+    from dermaseg.predict.export import export_onnx, export_shipped
 
-    source = resolve_model(args.checkpoint)
+    if args.shipped:
+        for out in export_shipped(opset=args.opset):
+            print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+        return 0
+    if not args.checkpoint:
+        raise UserError("export: name a model file or shipped model, or pass --shipped")
+    name = args.checkpoint if args.checkpoint in SHIPPED else None
+    source = SHIPPED[name].torch_path if name else Path(args.checkpoint)
+    if not source.is_file():
+        raise UserError(f"{args.checkpoint}: no such model file, and not a shipped model name "
+                        f"(shipped: {', '.join(SHIPPED)})")
     out = Path(args.out) if args.out else Path(source.stem + ".onnx")
-    export_onnx(source, out, opset=args.opset, dynamic=not args.static)
+    export_onnx(source, out, opset=args.opset, dynamic=not args.static, name=name)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

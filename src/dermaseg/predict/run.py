@@ -216,7 +216,8 @@ def _predict_one(segmenter, path: Path, out_dir: Path, overlay: bool,
 
 
 def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
-    import pandas as pd
+    """measurements.csv: one row per lesion (an image without lesions keeps one row)."""
+    import csv
 
     rows = []
     for entry in per_image:
@@ -228,6 +229,10 @@ def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
             row = dict(base)
             for k, v in lesion.items():
                 row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
-                    (json.dumps(_json_safe(v)) if isinstance(v, (list, dict)) else v)
+                    (json.dumps(_json_safe(v)) if isinstance(v, (list, dict)) else _json_safe(v))
             rows.append(row)
-    pd.DataFrame(rows).to_csv(out_dir / "measurements.csv", index=False)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(out_dir / "measurements.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns or ["image_id"])
+        writer.writeheader()
+        writer.writerows(rows)

@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dermaseg.core.zoo import resolve
 from dermaseg.models.classical import ClassicalBackend, is_classical
 from dermaseg.predict.loading import InferenceImage, from_array, load_for_inference
 from dermaseg.predict.postprocess import clean_mask
-from dermaseg.predict.zoo import resolve_model
 from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, normalise_image, prepare
 
 
@@ -48,20 +48,10 @@ class TorchBackend:
 
 class OnnxBackend:
     def __init__(self, path: Path, threads: int | None = None):
-        import onnxruntime as ort
+        from dermaseg.core.modelfile import check_task, open_session
 
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001
-            raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
-        props = self.session.get_modelmeta().custom_metadata_map
-        if "dermaseg" not in props:
-            raise ValueError(f"{path}: ONNX file has no dermaseg metadata (export it with `dermaseg export`)")
-        self.meta = json.loads(props["dermaseg"])
+        self.session, self.meta = open_session(path, threads)
+        check_task(self.meta, "segmentation", path)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -77,15 +67,18 @@ class Segmenter:
 
     model: None (the shipped default), a shipped name, a dermaseg .pt / Lightning .ckpt, an
     exported .onnx, or a classical baseline ("otsu", "kmeans"). tta: average the probabilities of the image and its three flips.
+    backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt/.ckpt),
+    "torch" (a shipped name loads its PyTorch weights) or "onnx".
     """
 
     def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
                  postprocess: bool = True, backend: str = "auto", threads: int | None = None):
         if is_classical(model):  # a classical baseline behind the network interface
-            self.path = Path(str(model))
+            self.path, self.name = Path(str(model)), str(model)
             self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
         else:
-            self.path = resolve_model(model)
+            resolved = resolve(model, "segmentation", prefer="torch" if backend == "torch" else "onnx")
+            self.path, self.name = resolved.path, resolved.name
             use_onnx = backend == "onnx" or (backend == "auto" and self.path.suffix.lower() == ".onnx")
             self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
             self.backend_name = "onnxruntime" if use_onnx else "pytorch"
@@ -96,9 +89,8 @@ class Segmenter:
         self.postprocess = postprocess
         self.model_info = {"arch": meta["model"]["arch"], "encoder": meta["model"]["encoder"],
                            **{k: v for k, v in meta.get("info", {}).items() if k in ("version", "name", "best_val_dice")}}
-        self.name = str(model) if model is not None and "/" not in str(model) and not Path(str(model)).suffix \
-            else self.path.stem
-        self.version = str(meta.get("info", {}).get("version", "unversioned"))
+        self.version = str(meta.get("version") or meta.get("info", {}).get("version", "unversioned"))
+        self.held_out = meta.get("held_out")
 
     @property
     def input_size(self) -> int:

@@ -1,12 +1,9 @@
 """The models a server holds: one segmenter and, when it can be loaded, one classifier.
 
 Each is loaded once at start-up and shared by every worker thread (ONNX Runtime sessions and
-PyTorch modules in inference mode are safe to call from several threads). The segmentation
-model runs on ONNX Runtime whenever an exported .onnx file is available: given one directly,
-or lying beside the shipped model under the same name (`dermaseg export isic-unet-lite0
---out <weights folder>/isic_unet_lite0.onnx`). PyTorch is imported only when no ONNX file
-exists or for the classifier (which has no ONNX export yet); without torch the server still
-segments from an .onnx file and answers /v1/classify with 503.
+PyTorch modules in inference mode are safe to call from several threads). Shipped models load
+from their ONNX files (no PyTorch); a .pt/.ckpt given by path loads with PyTorch, and a .pt
+with an exported .onnx beside it loads the .onnx.
 """
 
 from __future__ import annotations
@@ -19,9 +16,9 @@ log = logging.getLogger("dermaseg.serve")
 
 def segmentation_model_file(model: str | Path | None) -> Path:
     """The file to load for `model` (a shipped name, a path, or None), preferring an ONNX export."""
-    from dermaseg.predict.zoo import resolve_model
+    from dermaseg.core.zoo import resolve
 
-    path = resolve_model(model)
+    path = resolve(model, "segmentation").path
     onnx = path.with_suffix(".onnx")
     if path.suffix.lower() != ".onnx" and onnx.is_file():
         return onnx
@@ -48,8 +45,8 @@ class Engines:
                                  f"(`dermaseg export {model or 'isic-unet-lite0'}` on a machine with torch) "
                                  "and pass --model FILE.onnx") from None
         segmenter = Segmenter(path, threads=threads)
-        # The shipped name travels in the file's metadata; a path alone would give its stem.
-        segmenter.name = segmenter.model_info.get("name") or (str(model) if model else path.stem)
+        # Report the name the user gave (or the shipped default's), not the file it resolved to.
+        segmenter.name = str(model) if model else (segmenter.model_info.get("name") or path.stem)
         log.info("segmentation model %s %s (%s) from %s", segmenter.name, segmenter.version,
                  segmenter.backend_name, path)
         loaded, error = None, "disabled (--no-classifier)"
@@ -65,7 +62,8 @@ class Engines:
             "name": seg.name, "version": seg.version, "task": "segmentation", "available": True,
             "backend": seg.backend_name, "input_size": seg.input_size, "threshold": seg.threshold,
             "architecture": f"{info.get('arch', '?')} / {info.get('encoder', '?')}",
-            "held_out": {"split": "validation", "dice": info["best_val_dice"]} if "best_val_dice" in info else None,
+            "held_out": getattr(seg, "held_out", None)
+            or ({"split": "validation", "dice": info["best_val_dice"]} if "best_val_dice" in info else None),
         }]
         clf = self.classifier
         if clf is not None:
@@ -73,9 +71,9 @@ class Engines:
             test = (meta.get("info") or {}).get("test")
             out.append({
                 "name": classifier_name(clf), "version": classifier_version(clf), "task": "classification",
-                "available": True, "backend": "pytorch", "input_size": clf.pipeline.size,
+                "available": True, "backend": getattr(clf, "backend_name", "pytorch"), "input_size": clf.pipeline.size,
                 "classes": clf.class_names, "architecture": meta.get("backbone"), "tta_views": clf.tta_views,
-                "held_out": {"split": "test", **{k: v for k, v in test.items()}} if test else None,
+                "held_out": meta.get("held_out") or ({"split": "test", **test} if test else None),
             })
         else:
             out.append({"name": None, "task": "classification", "available": False, "reason": self.classifier_error})
@@ -83,12 +81,7 @@ class Engines:
 
 
 def classifier_name(clf) -> str:
-    from dermaseg.classify.modelfile import SHIPPED
-
-    for name, (filename, _) in SHIPPED.items():
-        if Path(clf.path).name == filename:
-            return name
-    return Path(clf.path).stem
+    return getattr(clf, "name", None) or Path(clf.path).stem
 
 
 def classifier_version(clf) -> str:
@@ -98,10 +91,6 @@ def classifier_version(clf) -> str:
 
 
 def _load_classifier(model, threads):
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return None, "the classifier needs PyTorch, which is not installed"
     try:
         from dermaseg.classify.predict import Classifier
 
