@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import HAM10000, require_shared_data, save_pair
+from conftest import HAM10000, lesion_image, require_shared_data, save_pair
 from odd_inputs import bomb_png, build_corpus, disc_network
 
 
@@ -162,6 +162,28 @@ def test_exit_codes(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "nothing*.jpg"), "--out", str(tmp_path / "o4")]) == 3
     assert main([]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_evaluate_exits_3_and_lists_a_skipped_image(tmp_path, monkeypatch, capsys):
+    from dermaseg.cli import main
+    from dermaseg.predict.segmenter import Segmenter
+
+    monkeypatch.setattr(Segmenter, "_network", disc_network)
+    for i in range(3):
+        save_pair(tmp_path / "data" / "images" / f"im{i}.png", tmp_path / "data" / "masks" / f"im{i}.png", seed=i)
+    (tmp_path / "data" / "images" / "im1.png").write_bytes(_broken_png())
+    out = tmp_path / "eval"
+    assert main(["evaluate", "isic-unet-lite0", str(tmp_path / "data"), "--split", "all", "--out", str(out)]) == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["image_id"] for s in summary["skipped"]] == ["im1"] and summary["n_images"] == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _broken_png() -> bytes:
+    from odd_inputs import _broken_chunk_png, _encode
+
+    image, _ = lesion_image(96, 128, seed=1)
+    return _broken_chunk_png(_encode(image, "PNG"))
 
 
 def test_exit_codes_are_in_the_help(capsys):

@@ -58,6 +58,8 @@ def _predict(args) -> int:
         except (ValueError, AssertionError):
             raise UserError(f"--shard {args.shard!r}: expected i/N with 0 <= i < N") from None
         files = files[i::n]
+        if i > 0:  # entries that are not processed are listed once, by the first shard
+            inputs.skipped, inputs.ignored = [], []
     report_inputs(inputs)
     try:
         summary = predict_files(files, args.out, model=args.model, tta=args.tta, threshold=args.threshold,
