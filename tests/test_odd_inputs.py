@@ -214,8 +214,8 @@ def test_inspect_names_clashes_double_masks_and_zero_one_masks(tmp_path):
         by_code.setdefault(p.code, []).append(p)
     assert [p.path.name for p in by_code["name_collision"]] == ["x.png"]
     assert "x.jpg is used" in by_code["name_collision"][0].reason
-    assert [p.path.name for p in by_code["double_mask"]] == ["x_segmentation.png"]
-    assert "x_mask.png is used" in by_code["double_mask"][0].reason
+    assert [p.path.name for p in by_code["double_mask"]] == ["x_mask.png"]  # `_segmentation` is the ISIC name
+    assert "x_segmentation.png is used" in by_code["double_mask"][0].reason
     assert [p.image_id for p in by_code["zero_one_mask"]] == ["z"]
     assert "non_binary_mask" not in by_code and "empty_mask" not in by_code
     assert min(report.coverage) > 0.05  # the 0/1 mask counts its lesion

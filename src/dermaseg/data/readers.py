@@ -66,19 +66,28 @@ class _Listing(dict):
     def __init__(self):
         super().__init__()
         self.notes: dict[str, list[Problem]] = {}
+        self._rank: dict[str, int] = {}
 
-    def add(self, image_id: str, path: Path, code: str, what: str) -> None:
-        kept = self.get(image_id)
-        if kept is None:
-            self[image_id] = path
+    def add(self, image_id: str, path: Path, code: str, rank: int = 0) -> None:
+        """Keep the lowest-ranked file for an id (ties: the first); note the one left out."""
+        if image_id not in self:
+            self[image_id], self._rank[image_id] = path, rank
             return
+        kept, left_out = self[image_id], path
+        if rank < self._rank[image_id]:
+            kept, left_out = path, self[image_id]
+            self[image_id], self._rank[image_id] = path, rank
+        what = "another mask" if code == "double_mask" else "another file"
         self.notes.setdefault(image_id, []).append(
-            Problem(code, path, f"{what} as {kept.name}; {kept.name} is used, this file is ignored", image_id))
+            Problem(code, left_out, f"{what} for image {image_id!r} besides {kept.name}; {kept.name} is used, "
+                                    "this file is ignored", image_id))
 
     def only(self, keep) -> _Listing:
         """The entries (and notes) whose id passes `keep`."""
         out = _Listing()
-        out.update({k: v for k, v in self.items() if keep(k)})
+        for image_id, path in self.items():
+            if keep(image_id):
+                out[image_id], out._rank[image_id] = path, self._rank.get(image_id, 0)
         out.notes = {k: v for k, v in self.notes.items() if keep(k)}
         return out
 
@@ -87,22 +96,23 @@ def _images_by_stem(folder: Path) -> _Listing:
     out = _Listing()
     if folder.is_dir():
         for p in list_images(folder):  # sorted, so the kept file does not depend on the file system
-            out.add(p.stem, p, "name_collision", "same image id")
+            out.add(p.stem, p, "name_collision")
     return out
 
 
 def _masks_by_id(folder: Path, suffixes: tuple[str, ...]) -> _Listing:
-    """Map image id -> mask path, stripping the layout's mask suffix (`_segmentation`, ...)."""
+    """Map image id -> mask path, stripping the layout's mask suffix (`_segmentation`, ...);
+    with two masks for one image, the earlier suffix in `suffixes` wins."""
     out = _Listing()
     if not folder.is_dir():
         return out
     for p in list_images(folder):
-        stem = p.stem
-        for suffix in suffixes:
+        stem, rank = p.stem, len(suffixes)
+        for i, suffix in enumerate(suffixes):
             if stem.lower().endswith(suffix.lower()):
-                stem = stem[: len(stem) - len(suffix)]
+                stem, rank = stem[: len(stem) - len(suffix)], i
                 break
-        out.add(stem, p, "double_mask", "a second mask for the same image")
+        out.add(stem, p, "double_mask", rank)
     return out
 
 
@@ -211,7 +221,7 @@ def find_ham10000(root: Path) -> list[Record]:
     for folder in image_dirs:  # HAM10000 ships its images in two parts
         listing = _images_by_stem(folder)
         for image_id, path in listing.items():
-            images.add(image_id, path, "name_collision", "same image id")
+            images.add(image_id, path, "name_collision")
         for image_id, notes in listing.notes.items():
             images.notes.setdefault(image_id, []).extend(notes)
     masks = _masks_by_id(root / "HAM10000_segmentations_lesion_tschandl", ("_segmentation",))
