@@ -130,7 +130,6 @@ def _calibrate(args) -> int:
 @_user_errors
 def _predict(args) -> int:
     import sys
-    from pathlib import Path
 
     from dermaseg.classify.predict import Classifier, classify_files, gather_images
     from dermaseg.predict.run import prepare_output_dir, report_inputs

@@ -141,7 +141,7 @@ def inspect_dataset(ds: LesionDataset, workers: int | None = None) -> InspectRep
 
 def format_report(report: InspectReport, max_problems: int = 50) -> str:
     d = report.to_dict()
-    lines = [f"layouts: " + ", ".join(f"{k} ({v} images)" for k, v in d["layouts"].items()),
+    lines = ["layouts: " + ", ".join(f"{k} ({v} images)" for k, v in d["layouts"].items()),
              f"images: {d['images']}   with mask: {d['with_mask']}   lesion groups: {d['lesion_groups']}"]
     sizes = list(d["image_sizes"].items())
     lines.append("image sizes: " + ", ".join(f"{s} x{n}" for s, n in sizes[:8]) +
