@@ -107,6 +107,9 @@ def _train(args) -> int:
 @_user_errors
 def _evaluate(args) -> int:
     from dermaseg.classify.evaluate import evaluate_classifier
+    from dermaseg.predict.run import prepare_output_dir
+
+    prepare_output_dir(args.out)  # before the model loads and the data are read
 
     report = evaluate_classifier(args.model, args.data, args.out, split=args.split, split_file=args.split_file,
                                  task=args.task, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
