@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,10 +113,15 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+# warnings.catch_warnings swaps process-wide state: two threads (the HTTP server's workers)
+# inside it at once could leave every later warning recorded into a dead list. One at a time.
+_WARNINGS_LOCK = threading.RLock()
+
+
 @contextmanager
 def _guarded(name: Path) -> Iterator[None]:
     """Turn any decoder exception into ImageReadError and decoder warnings into one ImageWarning each."""
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
