@@ -8,14 +8,13 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dermaseg.data.io import ImageReadError, ImageWarning, path_problem, scan_folder
+from dermaseg.data.io import path_problem, scan_folder
 
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
@@ -109,27 +108,13 @@ def write_png(path: Path, array: np.ndarray) -> None:
 
 
 def measure(item, mask: np.ndarray, mm_per_pixel: float | None) -> list[dict]:
-    """Lesion measurements in full-resolution pixels (and mm when a scale is given).
+    """Lesion measurements of a full-size `mask` of `item`, in full-resolution pixels (and mm
+    when a scale is given), taken at the working resolution (dermaseg.predict.working)."""
+    from dermaseg.predict.working import measure_scaled, resize_image, working_size
 
-    Huge JPEGs are decoded at reduced scale (long side >= 1024 px): they are measured at that
-    scale and converted, which keeps measuring a 24 Mpx photo as fast as a 1 Mpx one.
-    """
-    from dermaseg.measure import measure_lesions
-
-    image = item.image
-    if item.reduced:
-        small = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
-        s = item.full_size[1] / image.shape[1]
-        rows = measure_lesions(small, image, mm_per_pixel=mm_per_pixel * s if mm_per_pixel else None)
-        for row in rows:
-            for key, value in list(row.items()):
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    if key == "area_px":
-                        row[key] = value * s * s
-                    elif key.endswith("_px") or key in ("centroid_x", "centroid_y"):
-                        row[key] = value * s
-        return rows
-    return measure_lesions(mask, image, mm_per_pixel=mm_per_pixel)
+    size = working_size(item.full_size)
+    small = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST) if mask.shape[:2] != size else mask
+    return measure_scaled(small, resize_image(item.image, size), item.full_size, mm_per_pixel)
 
 
 def _json_safe(value):
@@ -145,10 +130,15 @@ def _json_safe(value):
 def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bool = False, threshold=None,
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
-                  ignored: list[dict] | None = None) -> dict:
-    """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary."""
+                  ignored: list[dict] | None = None, batch_size: int = 4) -> dict:
+    """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
+
+    Three stages overlap (dermaseg.predict.pipeline): decoding the next images, the network on
+    a batch, and upscaling/writing/measuring the previous ones, so both cores stay busy.
+    """
     from tqdm import tqdm
 
+    from dermaseg.predict.pipeline import run_pipeline
     from dermaseg.predict.segmenter import Segmenter
 
     out_dir = prepare_output_dir(out_dir)
@@ -157,10 +147,14 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     failed: list[dict] = [dict(s, image_id=Path(s["path"]).stem) for s in skipped or []]
     started = time.perf_counter()
     interrupted = False
-    bar = tqdm(files, unit="img", disable=quiet or len(files) < 2, file=sys.stderr)
+    bar = tqdm(total=len(files), unit="img", disable=quiet or len(files) < 2, file=sys.stderr)
+
+    def write(path, item, result, texts):
+        return _write_outputs(path, out_dir, item, result, texts, overlay, mm_per_pixel)
+
     try:
-        for path in bar:
-            entry, error = _predict_one(segmenter, path, out_dir, overlay, mm_per_pixel)
+        for path, entry, error in run_pipeline(segmenter, files, write, batch_size=batch_size):
+            bar.update(1)
             if error is not None:
                 failed.append({"image_id": path.stem, "path": str(path), "error": error})
                 tqdm.write(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
@@ -174,6 +168,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         interrupted = True  # keep what is done: the measurements of finished images are still written
         raise
     finally:
+        bar.close()
         elapsed = time.perf_counter() - started
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
@@ -189,30 +184,25 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     return summary
 
 
-def _predict_one(segmenter, path: Path, out_dir: Path, overlay: bool,
-                 mm_per_pixel: float | None) -> tuple[dict | None, str | None]:
-    """Segment, write and measure one file: (entry, None), or (None, why it was skipped)."""
+def _write_outputs(path: Path, out_dir: Path, item, result, texts: list[str], overlay: bool,
+                   mm_per_pixel: float | None) -> dict:
+    """Mask at full size, overlay, measurements of one segmented image -> its measurements.json entry."""
     from dermaseg.predict.overlay import overlay as draw_overlay
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ImageWarning)
-            item, result = segmenter.segment_file(path)
-        image_id = path.stem
-        write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
-        if overlay:
-            write_png(out_dir / f"{image_id}_overlay.png", draw_overlay(item.image, result.mask))
-        lesions = measure(item, result.mask, mm_per_pixel) if result.lesion_found else []
-    except ImageReadError as exc:
-        return None, exc.reason
-    except (ValueError, OSError) as exc:
-        return None, " ".join(str(exc).split())
-    except Exception as exc:  # noqa: BLE001 - one bad file must not end a run of thousands
-        return None, f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())})"
-    texts = [str(w.message) for w in caught if issubclass(w.category, ImageWarning)]
+    image_id = path.stem
+    timings = result.timings_ms
+    t0 = time.perf_counter()
+    write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
+    t1 = time.perf_counter()
+    if overlay:
+        write_png(out_dir / f"{image_id}_overlay.png", draw_overlay(item.image, result.work_mask))
+    t2 = time.perf_counter()
+    lesions = result.measurements(mm_per_pixel)
+    t3 = time.perf_counter()
+    timings.update(mask_write_ms=round((t1 - t0) * 1000, 2), overlay_ms=round((t2 - t1) * 1000, 2),
+                   measure_ms=round((t3 - t2) * 1000, 2))
     return {"image_id": image_id, "path": str(path), "width": item.full_size[1], "height": item.full_size[0],
-            "lesion_found": result.lesion_found, "warnings": texts, "timings_ms": result.timings_ms,
-            "lesions": lesions}, None
+            "lesion_found": result.lesion_found, "warnings": texts, "timings_ms": timings, "lesions": lesions}
 
 
 def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:

@@ -1,13 +1,14 @@
 """The inference path shared by `dermaseg predict`, `evaluate`, the HTTP API and benchmarks.
 
-image (any size) -> pipeline.prepare (same code as training) -> network (PyTorch or ONNX
-Runtime, optional flip TTA) -> probability at model size -> resized to the image's own size
--> threshold -> optional clean-up -> mask uint8 {0, 255}.
+image (any size) -> pipeline.prepare (same code as training) -> network (ONNX Runtime or
+PyTorch, optional flip TTA) -> probability at model size -> resized to the working resolution
+(long side <= 1024, dermaseg.predict.working) -> threshold -> optional clean-up -> working
+mask; the mask at the image's own size (uint8 {0, 255}) is one upscale of it, made when asked.
+`evaluate` uses `to_full_mask` instead: scores are taken at native resolution.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +20,40 @@ from dermaseg.core.zoo import resolve
 from dermaseg.models.classical import ClassicalBackend, is_classical
 from dermaseg.predict.loading import InferenceImage, from_array, load_for_inference
 from dermaseg.predict.postprocess import clean_mask
+from dermaseg.predict.working import measure_scaled, resize_image, upscale_mask, working_size
 from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, normalise_image, prepare
 
 
 @dataclass
 class SegmentationResult:
-    mask: np.ndarray                 # uint8 {0,255} at the image's full size
+    work_mask: np.ndarray            # uint8 {0,255} at the working resolution (long side <= 1024)
+    full_size: tuple[int, int]       # (H, W) of the image
     lesion_found: bool
     prob_small: np.ndarray           # float32 probability at model resolution (for debugging/plots)
     timings_ms: dict = field(default_factory=dict)
+    image: np.ndarray | None = None  # the decoded RGB image (any size up to full), for work_image
+    _mask: np.ndarray | None = field(default=None, repr=False)
+    _work_image: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """uint8 {0,255} at the image's full size (made on first use)."""
+        if self._mask is None:
+            self._mask = upscale_mask(self.work_mask, self.full_size)
+        return self._mask
+
+    @property
+    def work_image(self) -> np.ndarray | None:
+        """The image at the working mask's size (for colours and the overlay)."""
+        if self._work_image is None and self.image is not None:
+            self._work_image = resize_image(self.image, self.work_mask.shape[:2])
+        return self._work_image
+
+    def measurements(self, mm_per_pixel: float | None = None) -> list[dict]:
+        """Lesion measurements in full-resolution pixels (mm with a scale), taken at working size."""
+        if not self.lesion_found:
+            return []
+        return measure_scaled(self.work_mask, self.work_image, self.full_size, mm_per_pixel)
 
 
 class TorchBackend:
@@ -56,6 +82,10 @@ class OnnxBackend:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch})[0]
+
+
+# JPEGs are decoded at reduced scale down to (not below) this long side: the working resolution.
+WORK_DECODE_SIDE = 1024
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -139,21 +169,33 @@ class Segmenter:
         return cv2.resize(np.ascontiguousarray(prob[top:top + nh, left:left + nw]), (w, h),
                           interpolation=cv2.INTER_LINEAR)
 
+    def finish(self, item: InferenceImage, prob: np.ndarray, meta: ResizeMeta,
+               timings_ms: dict | None = None) -> SegmentationResult:
+        """Probability at model size -> clean working mask (the full-size mask is made on demand)."""
+        t0 = time.perf_counter()
+        work = self.to_full_mask(prob, meta, working_size(item.full_size))
+        if self.postprocess:
+            work = clean_mask(work)
+        timings = dict(timings_ms or {}, restore_ms=round((time.perf_counter() - t0) * 1000, 2))
+        return SegmentationResult(work, tuple(item.full_size), bool(work.any()), prob, timings, image=item.image)
+
+    def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
+        t0 = time.perf_counter()
+        small = self.predict_small([item.image for item in items])
+        model_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(items)), 2)
+        return [self.finish(item, prob, meta, {"model_ms": model_ms}) for item, (prob, meta) in zip(items, small)]
+
     def segment(self, image: np.ndarray | InferenceImage) -> SegmentationResult:
         item = image if isinstance(image, InferenceImage) else from_array(image)
-        t0 = time.perf_counter()
-        prob, meta = self.predict_small([item.image])[0]
-        t1 = time.perf_counter()
-        mask = self.to_full_mask(prob, meta, item.full_size)
-        if self.postprocess:
-            mask = clean_mask(mask)
-        t2 = time.perf_counter()
-        return SegmentationResult(mask, bool(mask.any()), prob,
-                                  {"model_ms": round((t1 - t0) * 1000, 2), "restore_ms": round((t2 - t1) * 1000, 2)})
+        return self.segment_batch([item])[0]
+
+    def load(self, path: Path | str) -> InferenceImage:
+        """Decode for this model: reduced-scale JPEG decoding down to the working resolution."""
+        return load_for_inference(path, min_side=max(WORK_DECODE_SIDE, self.input_size))
 
     def segment_file(self, path: Path | str) -> tuple[InferenceImage, SegmentationResult]:
         t0 = time.perf_counter()
-        item = load_for_inference(path, min_side=max(1024, self.input_size))
+        item = self.load(path)
         decode_ms = (time.perf_counter() - t0) * 1000
         result = self.segment(item)
         result.timings_ms["decode_ms"] = round(decode_ms, 2)
