@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,20 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Test files that train, evaluate with reports or build PyTorch models as a whole: without the
+# training install (`pip install dermaseg`, no torch) they are not collected, and the header
+# says so. Files that need it only in part skip with pytest.importorskip("torch").
+TRAIN_ONLY_FILES = ["test_training_faults.py", "test_study.py", "test_shipped_model.py"]
+HAS_TRAIN_INSTALL = importlib.util.find_spec("torch") is not None
+collect_ignore = [] if HAS_TRAIN_INSTALL else TRAIN_ONLY_FILES
+
+
+def pytest_report_header(config):
+    if not HAS_TRAIN_INSTALL:
+        return (f"inference install (no torch): not collected: {', '.join(TRAIN_ONLY_FILES)}; "
+                "tests needing the training install are skipped")
+    return None
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 ISIC2017 = SHARED_DATA / "isic2017"
 HAM10000 = SHARED_DATA / "ham10000"

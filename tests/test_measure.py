@@ -7,10 +7,13 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
-from skimage.draw import disk, ellipse, polygon
-from skimage.measure import regionprops
+
+# pandas (the table) and scikit-image (reference shapes and figures) are in the training install.
+pd = pytest.importorskip("pandas")
+pytest.importorskip("skimage")
+from skimage.draw import disk, ellipse, polygon  # noqa: E402
+from skimage.measure import regionprops  # noqa: E402
 
 from dermaseg.measure import (
     ASYMMETRY_THRESHOLD,

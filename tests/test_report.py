@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dermaseg.evaluate.metrics import METRIC_NAMES, confusion_counts, image_metrics
+pytest.importorskip("matplotlib")  # plots and reports: the training install
+from dermaseg.evaluate.metrics import METRIC_NAMES, confusion_counts, image_metrics  # noqa: E402
 from dermaseg.evaluate.plots import PRED_RGB, TRUTH_RGB, contour_overlay, plot_learning_curves
 from dermaseg.evaluate.report import ReportBuilder
 

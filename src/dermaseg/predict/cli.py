@@ -14,7 +14,9 @@ def register(subparsers) -> None:
                     "listed, with the reason, in measurements.json.",
         epilog=EXIT_CODES_HELP,
         formatter_class=HelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders or glob patterns")
+    p.add_argument("--sample", action="store_true",
+                   help="segment the sample dermoscopic image shipped with dermaseg (see its licence beside it)")
     p.add_argument("--out", default="predictions", help="output folder")
     p.add_argument("--model", default=None, help="shipped model name, a .pt/.ckpt file or an exported .onnx "
                                                  "(default: the shipped model)")
@@ -25,6 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--shard", default=None, metavar="i/N", help="process only the i-th of N shards (0-based)")
     p.add_argument("--no-overlay", action="store_true", help="skip the overlay PNGs")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.add_argument("--batch-size", type=int, default=4, help="images per network call")
     p.set_defaults(func=_predict)
 
     p = subparsers.add_parser("export", help="export a model to ONNX (needs the training install)",
@@ -46,8 +49,17 @@ def _predict(args) -> int:
     from dermaseg.cli import EXIT_OK, EXIT_SKIPPED, UserError
     from dermaseg.predict.run import gather_inputs, predict_files, report_inputs
 
+    paths = list(args.paths)
+    if args.sample:
+        from dermaseg.samples import sample_image
+
+        paths.append(str(sample_image()))
+    if not paths:
+        raise UserError("predict: name image files, folders or patterns (or --sample for the shipped sample image)")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     try:
-        inputs = gather_inputs(args.paths)
+        inputs = gather_inputs(paths)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     files = inputs.files
@@ -65,7 +77,7 @@ def _predict(args) -> int:
         summary = predict_files(files, args.out, model=args.model, tta=args.tta, threshold=args.threshold,
                                 postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
-                                ignored=inputs.ignored)
+                                ignored=inputs.ignored, batch_size=args.batch_size)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK if summary["failed"] == 0 else EXIT_SKIPPED
