@@ -1,4 +1,4 @@
-"""Preprocessing, resizing, augmentation and the training dataset (issue 3)."""
+"""Preprocessing, resizing, augmentation and the training dataset."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ DEFAULTS: dict = {
     "model": {
         "backbone": "efficientnet-lite0",
         "weights": "imagenet",               # imagenet | null | path to a weights file
-        "dropout": 0.0,                      # before the classifier (the seed uses 0.5)
+        "dropout": 0.0,                      # before the classifier (the reference study uses 0.5)
     },
     "pipeline": {"size": 160, "keep_aspect": False},   # PipelineConfig; normalise follows the backbone
     "train": {

@@ -14,7 +14,7 @@ A grid file names a base recipe, overrides for every cell (the budget), and the 
 Any other axis is a dotted config key (e.g. ``data.split: [grouped, image]``). Each cell is a
 normal run folder under ``<out>/cells/``; a cell whose folder holds summary.json is finished
 and skipped, a cell folder without it was interrupted and is run again from scratch. After
-every cell the grid's results.csv, results.md (a table shaped like the seed paper's:
+every cell the grid's results.csv, results.md (a table shaped like the reference study's:
 technique, split ratio, accuracy, balanced accuracy, macro F1) and results.png are rewritten.
 """
 

@@ -55,7 +55,7 @@ def backbone_spec(name: str) -> Backbone:
 
 def build_classifier(backbone: str, num_classes: int, weights: str | Path | None = "imagenet",
                      dropout: float = 0.0) -> nn.Module:
-    """A timm classifier with `num_classes` outputs; `dropout` before the final layer (0.5 in the seed)."""
+    """A timm classifier with `num_classes` outputs; `dropout` before the final layer (0.5 in the reference study)."""
     import timm
 
     spec = backbone_spec(backbone)

@@ -15,7 +15,7 @@ to logits (B, classes, H, W), whatever library it comes from:
 
 ``dropout`` is the probability of one dropout layer placed right before the final
 classification conv, in every architecture; the libraries' own internal decoder dropouts are
-switched off so that the knob means the same thing everywhere (the seed paper uses 0.5).
+switched off so that the knob means the same thing everywhere (the reference study uses 0.5).
 """
 
 from __future__ import annotations
