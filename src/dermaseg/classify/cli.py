@@ -1,4 +1,4 @@
-"""`dermaseg classify train|evaluate|predict` and `dermaseg experiment GRID.yaml`."""
+"""`dermaseg classify train|evaluate|predict|calibrate|classical` and `dermaseg experiment GRID.yaml`."""
 
 from __future__ import annotations
 
@@ -67,6 +67,27 @@ def register(subparsers) -> None:
     c.add_argument("--out", required=True, help="calibrated model file to write")
     c.add_argument("--threads", type=int, default=None)
     c.set_defaults(func=_calibrate)
+    k = sub.add_parser("classical", help="hand-crafted features with SVM, k-NN and random forest (baselines)",
+                       description="GLCM texture, colour histograms and moments and ABCD measurements on the mask "
+                                   "the segmentation model predicts, with scikit-learn SVM, k-NN and random forest, "
+                                   "on the classifier's own split (fit on train+val, scored on test). Features are "
+                                   "cached per image in <cache-dir>/handcrafted/: a re-run only fits. Writes "
+                                   "results.csv, results.md, metrics.json and per-estimator predictions.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    k.add_argument("--config", default=None, help="recipe whose split to use (default: built-in, 80:20 grouped)")
+    k.add_argument("--data", default=None, help="dataset root (default: the recipe's data.root)")
+    k.add_argument("--out", default="runs/classical", help="output folder")
+    k.add_argument("--estimators", default="svm,knn,rf", help="comma-separated: svm, knn, rf")
+    k.add_argument("--feature-sets", default="all", help="comma-separated: all, texture, colour, abcd")
+    k.add_argument("--size", type=int, default=200, help="features at long side <= this many pixels")
+    k.add_argument("--segmenter", default=None, help="segmentation model for the masks (default: the shipped one)")
+    k.add_argument("--cache-dir", default=None, help="feature cache root (default: the recipe's data.cache_dir)")
+    k.add_argument("--max-images", type=int, default=None,
+                   help="a seeded random subset of the split's images (both sides), for a quick run")
+    k.add_argument("--extract-only", action="store_true", help="fill the feature cache, fit nothing")
+    k.add_argument("--threads", type=int, default=1, help="segmentation model threads")
+    k.add_argument("overrides", nargs="*", metavar="key.sub=value", help="recipe overrides (e.g. data.ratios=70:30)")
+    k.set_defaults(func=_classical)
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
 
     x = subparsers.add_parser(
@@ -149,6 +170,25 @@ def _predict(args) -> int:
           + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else ""),
           file=sys.stderr)
     return EXIT_OK if not result["failed"] else EXIT_SKIPPED
+
+
+@_user_errors
+def _classical(args) -> int:
+    from dermaseg.classify.classical import run_classical
+    from dermaseg.classify.config import load_config
+
+    overrides = list(args.overrides) + ([f"data.root={args.data}"] if args.data else [])
+    config = load_config(args.config, overrides)
+    df = run_classical(config, args.out, max_side=args.size, estimators=_csv(args.estimators),
+                       feature_sets=_csv(args.feature_sets), segmenter=args.segmenter, cache_dir=args.cache_dir,
+                       max_images=args.max_images, extract_only=args.extract_only, threads=args.threads)
+    if df is not None:
+        print(f"{len(df)} result row(s) -> {args.out}/results.md")
+    return 0
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 @_user_errors
