@@ -118,3 +118,46 @@ def test_unknown_estimator_is_refused(tmp_path):
     config = load_config(None, [f"data.root={tmp_path}"])
     with pytest.raises(ValueError, match="unknown estimator 'svc'"):
         run_classical(config, tmp_path / "out", estimators=["svc"])
+
+
+# --- cross-dataset melanoma ROC ------------------------------------------------------------------
+
+def test_roc_summary_matches_sklearn_and_brackets_the_auc():
+    from sklearn.metrics import roc_auc_score
+
+    from dermaseg.classify.roc import roc_summary
+
+    rng = np.random.default_rng(0)
+    y = rng.random(300) < 0.2
+    score = rng.normal(size=300) + 1.2 * y
+    s = roc_summary(y, score, bootstrap=200)
+    assert s["auc"] == pytest.approx(roc_auc_score(y, score))
+    assert s["auc_ci95"][0] < s["auc"] < s["auc_ci95"][1]
+    assert s["melanomas"] == int(y.sum()) and s["curve"]["fpr"][0] == 0 and s["curve"]["tpr"][-1] == 1
+    with pytest.raises(ValueError, match="needs melanomas and non-melanomas"):
+        roc_summary(np.zeros(5, bool), np.arange(5.0))
+
+
+def test_shipped_classifier_on_a_few_isic2017_images_draws_the_roc(shared_data, tmp_path):
+    """The cross-dataset check on eight ISIC 2017 images: melanoma AUC in the JSON and the figure."""
+    pytest.importorskip("onnxruntime")
+    from sklearn.metrics import roc_auc_score
+
+    from dermaseg.cli import main
+
+    ids = ["ISIC_0000000", "ISIC_0000001", "ISIC_0000002", "ISIC_0000003", "ISIC_0000004", "ISIC_0000006",
+           "ISIC_0000013", "ISIC_0000022"]
+    split = tmp_path / "split.csv"
+    split.write_text("image_id,split\n" + "".join(f"{i},test\n" for i in ids))
+    out = tmp_path / "eval"
+    assert main(["classify", "evaluate", "--data", str(shared_data / "isic2017"), "--split-file", str(split),
+                 "--task", "melanoma", "--tta-views", "1", "--out", str(out)]) == 0
+    roc = json.loads((out / "roc_melanoma.json").read_text())
+    report = json.loads((out / "metrics.json").read_text())
+    assert (out / "roc_melanoma.png").stat().st_size > 5000
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert len(rows) == len(ids) == roc["n"]
+    truth = [r["true"] == "melanoma" for r in rows]
+    assert roc["melanomas"] == sum(truth) >= 2
+    assert roc["auc"] == pytest.approx(roc_auc_score(truth, [float(r["prob_melanoma"]) for r in rows]), abs=1e-5)
+    assert report["melanoma_auc"] == roc["auc"]

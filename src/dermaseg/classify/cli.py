@@ -136,7 +136,9 @@ def _evaluate(args) -> int:
                                  task=args.task, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
                                  threads=args.threads)
     print(f"accuracy {report['accuracy']:.4f}  balanced accuracy {report['balanced_accuracy']:.4f}  "
-          f"macro F1 {report['macro_f1']:.4f}  (n={report['n']}; {args.out}/metrics.json)")
+          f"macro F1 {report['macro_f1']:.4f}"
+          + (f"  melanoma AUC {report['melanoma_auc']:.4f}" if report.get("melanoma_auc") is not None else "")
+          + f"  (n={report['n']}; {args.out}/metrics.json)")
     return 0
 
 

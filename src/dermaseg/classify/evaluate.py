@@ -5,7 +5,9 @@ rebuilt from the parameters stored in the model file (ratios, grouping, seeds) o
 data, and its size is checked against the stored one. `split="all"` scores every labelled
 image (external data), `split_file` any split you give. A seven-class HAM10000 model can be
 scored as melanoma vs. rest (`task="melanoma"`) on ISIC 2017 or PH2: its melanoma probability
-against the sum of the others.
+against the sum of the others. Whenever melanoma is one of the classes scored, the
+melanoma-vs-rest ROC curve is drawn (roc_melanoma.png) and its AUC, with a bootstrap
+interval, written to roc_melanoma.json and metrics.json.
 """
 
 from __future__ import annotations
@@ -121,6 +123,26 @@ def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir
     report = {"model": str(clf.path), "data": str(data_root), "split": split, "task": task,
               "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
               "skipped": len(ids) - len(kept), "warning": warning, **metrics}
+    roc = melanoma_roc(y, p, names, out_dir, title=f"{Path(str(data_root)).name} ({split}): melanoma vs. rest")
+    if roc is not None:
+        report["melanoma_auc"] = roc["auc"]
+        report["melanoma_auc_ci95"] = roc["auc_ci95"]
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
-    print(summary_line(metrics), file=sys.stderr)
+    print(summary_line(metrics) + (f", melanoma AUC {roc['auc']:.3f}" if roc else ""), file=sys.stderr)
     return report
+
+
+def melanoma_roc(y: np.ndarray, p: np.ndarray, names: list[str], out_dir: Path, title: str = "") -> dict | None:
+    """roc_melanoma.json and roc_melanoma.png when the classes include melanoma and both sides occur."""
+    from dermaseg.classify.roc import plot_roc, roc_summary
+
+    mel = [c for c, n in enumerate(names) if n in L_.MELANOMA_NAMES]
+    if len(mel) != 1:
+        return None
+    is_mel = y == mel[0]
+    if is_mel.all() or not is_mel.any():
+        return None
+    summary = roc_summary(is_mel, p[:, mel[0]])
+    (out_dir / "roc_melanoma.json").write_text(json.dumps(summary, indent=1))
+    plot_roc(summary, out_dir / "roc_melanoma.png", title=title, label="melanoma probability")
+    return summary
