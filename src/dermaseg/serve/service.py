@@ -1,7 +1,7 @@
 """The work behind each endpoint, run on a worker thread: decoded image in, answer out.
 
 Segmentation, measurement and classification are the library's own (`Segmenter.segment`,
-`dermaseg.predict.run.measure`, `Classifier.predict_proba`); this module only shapes their
+`SegmentationResult.measurements`, `Classifier.predict_proba`); this module only shapes their
 results for HTTP.
 """
 
@@ -65,8 +65,6 @@ def encode_png(array: np.ndarray) -> bytes:
 def segment(engines, item, *, image_id: str, mm_per_pixel: float | None = None, want: str = "json"):
     """want: 'json' -> dict (measurements.json's per-image entry + outline, fields, model);
     'mask' -> PNG bytes of the mask at the image's own size; 'overlay' -> PNG bytes of the overlay."""
-    from dermaseg.predict.run import measure
-
     segmenter = engines.segmenter
     result = segmenter.segment(item)
     if want == "mask":
@@ -74,9 +72,9 @@ def segment(engines, item, *, image_id: str, mm_per_pixel: float | None = None, 
     if want == "overlay":
         from dermaseg.predict.overlay import overlay
 
-        return encode_png(overlay(item.image, result.mask))
+        return encode_png(overlay(item.image, result.work_mask))
     t0 = time.perf_counter()
-    lesions = measure(item, result.mask, mm_per_pixel) if result.lesion_found else []
+    lesions = result.measurements(mm_per_pixel)  # at the working resolution, in full-resolution units
     polygons = outline(result.mask) if result.lesion_found else []
     timings = dict(result.timings_ms, measure_ms=round((time.perf_counter() - t0) * 1000, 2))
     names = list(dict.fromkeys(k for row in lesions for k in row))
@@ -98,7 +96,7 @@ def classify(engines, item, *, image_id: str) -> dict:
         "image_id": image_id, "width": item.full_size[1], "height": item.full_size[0],
         "predicted": clf.class_names[int(np.argmax(probs))],
         "probabilities": {n: float(p) for n, p in zip(clf.class_names, probs)},
-        "model": {"name": classifier_name(clf), "version": classifier_version(clf), "backend": "pytorch",
+        "model": {"name": classifier_name(clf), "version": classifier_version(clf), "backend": getattr(clf, "backend_name", "pytorch"),
                   "tta_views": clf.tta_views},
         "timings_ms": {"model_ms": ms},
     })
