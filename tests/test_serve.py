@@ -361,7 +361,9 @@ from dermaseg.serve.app import create_app
 from dermaseg.serve.engines import Engines
 app = create_app(Engines.load({str(tmp_path / 'tiny.onnx')!r}, with_classifier=False))
 body = TestClient(app).post("/v1/segment", files={{"file": ("l.jpg", Path({str(tmp_path / 'lesion.jpg')!r}).read_bytes())}}).json()
-assert body["model"] == {{"name": "tiny-onnx", "version": "9.9", "backend": "onnxruntime", "threshold": 0.5}}, body
+# the name printed is the name the command line accepts: here the path given
+assert body["model"] == {{"name": {str(tmp_path / 'tiny.onnx')!r}, "version": "9.9", "backend": "onnxruntime",
+                         "threshold": 0.5}}, body
 assert body["lesion_found"] and body["lesions"][0]["area_px"] > 1000, body
 sys.exit(3 if "torch" in sys.modules else 0)
 """

@@ -27,13 +27,17 @@ from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, normalise_i
 @dataclass
 class SegmentationResult:
     work_mask: np.ndarray            # uint8 {0,255} at the working resolution (long side <= 1024)
-    full_size: tuple[int, int]       # (H, W) of the image
     lesion_found: bool
     prob_small: np.ndarray           # float32 probability at model resolution (for debugging/plots)
     timings_ms: dict = field(default_factory=dict)
+    full_size: tuple[int, int] | None = None  # (H, W) of the image; None: the work mask's own size
     image: np.ndarray | None = None  # the decoded RGB image (any size up to full), for work_image
     _mask: np.ndarray | None = field(default=None, repr=False)
     _work_image: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.full_size is None:
+            self.full_size = tuple(self.work_mask.shape[:2])
 
     @property
     def mask(self) -> np.ndarray:
@@ -177,7 +181,7 @@ class Segmenter:
         if self.postprocess:
             work = clean_mask(work)
         timings = dict(timings_ms or {}, restore_ms=round((time.perf_counter() - t0) * 1000, 2))
-        return SegmentationResult(work, tuple(item.full_size), bool(work.any()), prob, timings, image=item.image)
+        return SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size), image=item.image)
 
     def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
         t0 = time.perf_counter()
