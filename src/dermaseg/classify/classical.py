@@ -56,9 +56,9 @@ def extract_features(dataset, records, segmenter, folder: Path, *, max_side: int
                      progress: bool = True) -> list[str]:
     """Compute and cache the vectors of `records` not yet in `folder`; returns the ids that failed.
 
-    Per image the cache keeps the vector, the seconds it cost (decoding, the segmentation
-    model's share of its batch, the features) and the 1-minute load average at the time, so
-    the cost reported later says what state the machine was in.
+    Per image the cache keeps the vector, the wall and CPU seconds it cost (decoding, the
+    segmentation model's share of its batch, the features) and the 1-minute load average at the
+    time: on a shared machine the wall time says more about the neighbours than the method.
     """
     from dermaseg.predict.loading import from_array
 
@@ -69,30 +69,32 @@ def extract_features(dataset, records, segmenter, folder: Path, *, max_side: int
     for s in range(0, len(todo), batch_size):
         chunk, images, decode_s = [], [], []
         for record in todo[s:s + batch_size]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             sample = dataset.try_load(record)        # a bad file warns (names it) and is skipped
             if sample is None:
                 failed.append(record.image_id)
                 continue
             chunk.append(record)
             images.append(sample.image)
-            decode_s.append(time.perf_counter() - t0)
+            decode_s.append((time.perf_counter() - t0, time.process_time() - c0))
         if not chunk:
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         results = segmenter.segment_batch([from_array(im) for im in images])
         segment_s = (time.perf_counter() - t0) / len(chunk)
+        segment_cpu = (time.process_time() - c0) / len(chunk)
         for record, image, result, dec in zip(chunk, images, results, decode_s):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 vector = lesion_features(image, result.mask, max_side)
             except ValueError as exc:
                 print(f"dermaseg: warning: {record.image_path}: features failed ({exc}); skipped", file=sys.stderr)
                 failed.append(record.image_id)
                 continue
-            seconds = dec + segment_s + time.perf_counter() - t0
+            seconds = dec[0] + segment_s + time.perf_counter() - t0
+            cpu = dec[1] + segment_cpu + time.process_time() - c0
             _save(folder / f"{record.image_id}.npz", features=vector, seconds=np.float64(seconds),
-                  load1=np.float64(os.getloadavg()[0]))
+                  cpu_seconds=np.float64(cpu), load1=np.float64(os.getloadavg()[0]))
         done += len(chunk)
         if progress and (s // batch_size) % 20 == 0:
             rate = done / max(time.perf_counter() - started, 1e-9)
@@ -100,9 +102,10 @@ def extract_features(dataset, records, segmenter, folder: Path, *, max_side: int
     return failed
 
 
-def load_features(folder: Path, ids: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(ids found, X (n, features), seconds per image, load average per image) from the cache."""
-    kept, rows, seconds, load = [], [], [], []
+def load_features(folder: Path, ids: list[str]) -> tuple[list[str], np.ndarray, dict]:
+    """(ids found, X (n, features), per-image costs: wall seconds, CPU seconds (NaN where the
+    cache file predates that field), load average) from the cache."""
+    kept, rows, seconds, cpu, load = [], [], [], [], []
     for image_id in ids:
         path = folder / f"{image_id}.npz"
         if not path.is_file():
@@ -111,12 +114,14 @@ def load_features(folder: Path, ids: list[str]) -> tuple[list[str], np.ndarray, 
             with np.load(path) as z:
                 rows.append(z["features"])
                 seconds.append(float(z["seconds"]))
+                cpu.append(float(z["cpu_seconds"]) if "cpu_seconds" in z.files else float("nan"))
                 load.append(float(z["load1"]))
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"{path}: unreadable feature cache file ({exc}); delete it to recompute") from None
         kept.append(image_id)
     X = np.stack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)))
-    return kept, X, np.asarray(seconds), np.asarray(load)
+    costs = {"seconds": np.asarray(seconds), "cpu_seconds": np.asarray(cpu), "load1": np.asarray(load)}
+    return kept, X, costs
 
 
 # --- estimators ----------------------------------------------------------------------------------
@@ -205,7 +210,11 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
     by_id = {r.image_id: r for r in records}
     from dermaseg.classify import labels as L_
 
-    ids, X, seconds, load = load_features(folder, [r.image_id for r in chosen])
+    ids, X, costs = load_features(folder, [r.image_id for r in chosen])
+    cpu_known = costs["cpu_seconds"][np.isfinite(costs["cpu_seconds"])]
+    cost = {"feature_s_per_image": float(costs["seconds"].mean()),
+            "feature_cpu_s_per_image": float(cpu_known.mean()) if len(cpu_known) else None,
+            "cpu_measured_on": int(len(cpu_known)), "load1_during_features": float(costs["load1"].mean())}
     y = np.asarray(L_.targets([by_id[i] for i in ids], names, d["task"]))
     part = np.asarray([mapping[i] for i in ids])
     train = np.isin(part, ["train", "val"])
@@ -218,9 +227,9 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
         cols = sorted(c for g in FEATURE_SETS[fs] for c in groups[g])
         for name in estimators:
             est = make_estimator(name, int(config["seed"]))
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             est.fit(X[train][:, cols], y[train])
-            fit_s = time.perf_counter() - t1
+            fit_s, fit_cpu_s = time.perf_counter() - t1, time.process_time() - c1
             t1 = time.perf_counter()
             scores = class_scores(est, X[test][:, cols], len(names))
             predict_s = time.perf_counter() - t1
@@ -231,10 +240,12 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
             rows.append({"estimator": name, "features": fs, "n_features": len(cols), "n_train": int(train.sum()),
                          "n_test": int(test.sum()), "accuracy": m["accuracy"],
                          "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"],
-                         "macro_auc": m["macro_auc"], "feature_s_per_image": float(seconds.mean()),
-                         "fit_s": fit_s, "predict_s_per_image": predict_s / max(1, int(test.sum()))})
+                         "macro_auc": m["macro_auc"], "feature_s_per_image": cost["feature_s_per_image"],
+                         "feature_cpu_s_per_image": cost["feature_cpu_s_per_image"], "fit_s": fit_s,
+                         "fit_cpu_s": fit_cpu_s, "predict_s_per_image": predict_s / max(1, int(test.sum()))})
             print(f"{tag}: accuracy {m['accuracy']:.3f}, balanced accuracy {m['balanced_accuracy']:.3f}, "
-                  f"macro F1 {m['macro_f1']:.3f} (fit {fit_s:.1f} s)", file=sys.stderr, flush=True)
+                  f"macro F1 {m['macro_f1']:.3f} (fit {fit_s:.1f} s, {fit_cpu_s:.1f} s CPU)", file=sys.stderr,
+                  flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(out_dir / "results.csv", index=False)
     info = {"data": str(d["root"]), "split": {"ratios": str(d["ratios"]), "mode": d["split"],
@@ -242,9 +253,8 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
                                               "fit_on": "train+val", "scored_on": "test"},
             "images": len(chosen), "subset": bool(max_images), "failed": failed, "n_train": int(train.sum()),
             "n_test": int(test.sum()), "classes": names, "segmenter": seg.name, "segmenter_version": seg.version,
-            "max_side": max_side, "feature_cache": str(folder), "extract_wall_s": extract_wall,
-            "feature_s_per_image": float(seconds.mean()), "load1_during_features": float(load.mean()),
-            "load1_now": os.getloadavg()[0], "cpus": os.cpu_count(), "estimators": ESTIMATOR_NAMES}
+            "max_side": max_side, "feature_cache": str(folder), "extract_wall_s": extract_wall, **cost,
+            "load1_at_fit": os.getloadavg()[0], "cpus": os.cpu_count(), "estimators": ESTIMATOR_NAMES}
     (out_dir / "metrics.json").write_text(json.dumps({"run": info, "results": metrics_all}, indent=1))
     (out_dir / "results.md").write_text(results_markdown(df, info))
     return df
@@ -253,16 +263,21 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
 def results_markdown(df, info: dict) -> str:
     lines = [f"# Classical baselines on {Path(info['data']).name}\n",
              f"Lesion-grouped split {info['split']['ratios']} (seed {info['split']['split_seed']}): fit on the "
-             f"training part ({info['n_train']} images), scored on the test part ({info['n_test']} images)"
+             f"training and validation parts ({info['n_train']} images), scored on the test part ({info['n_test']} images)"
              + (" — a random subset of the split" if info["subset"] else "") + ". "
              f"Masks from `{info['segmenter']}` ({info['segmenter_version']}); features at long side "
-             f"<= {info['max_side']} px; {info['feature_s_per_image']:.3f} s per image for decoding, segmentation "
-             f"and features (1-min load average {info['load1_during_features']:.1f} on {info['cpus']} CPUs).\n",
-             "| estimator | features | n features | accuracy | balanced accuracy | macro F1 | macro AUC | fit s |",
+             f"<= {info['max_side']} px. Decoding, segmentation and features per image: "
+             f"{info['feature_s_per_image']:.3f} s wall"
+             + (f", {info['feature_cpu_s_per_image']:.3f} s CPU (measured on {info['cpu_measured_on']} images)"
+                if info["feature_cpu_s_per_image"] is not None else "")
+             + f"; 1-min load average {info['load1_during_features']:.1f} on {info['cpus']} CPUs while they ran, "
+             f"{info['load1_at_fit']:.1f} at the end of fitting.\n",
+             "| estimator | features | n features | accuracy | balanced accuracy | macro F1 | macro AUC "
+             "| fit s (wall / CPU) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in df.iterrows():
         auc = f"{r['macro_auc']:.3f}" if r["macro_auc"] == r["macro_auc"] and r["macro_auc"] is not None else "—"
         lines.append(f"| {ESTIMATOR_NAMES[r['estimator']]} | {r['features']} | {r['n_features']} | "
                      f"{r['accuracy']:.3f} | {r['balanced_accuracy']:.3f} | {r['macro_f1']:.3f} | {auc} | "
-                     f"{r['fit_s']:.1f} |")
+                     f"{r['fit_s']:.1f} / {r['fit_cpu_s']:.1f} |")
     return "\n".join(lines) + "\n"
