@@ -138,6 +138,28 @@ def test_roc_summary_matches_sklearn_and_brackets_the_auc():
         roc_summary(np.zeros(5, bool), np.arange(5.0))
 
 
+def test_roc_command_overlays_curves_and_names_a_bad_file(tmp_path):
+    from dermaseg.classify.roc import roc_summary
+    from dermaseg.cli import main
+
+    rng = np.random.default_rng(1)
+    paths = []
+    for k, gap in enumerate((0.5, 1.5)):
+        y = rng.random(200) < 0.3
+        path = tmp_path / f"run{k}" / "roc_melanoma.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(roc_summary(y, rng.normal(size=200) + gap * y, bootstrap=50)))
+        paths.append(str(path))
+    out = tmp_path / "both.png"
+    assert main(["classify", "roc", *paths, "--labels", "held-out,external", "--out", str(out)]) == 0
+    assert out.stat().st_size > 5000
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="bad.json: not a ROC summary"):
+        from dermaseg.classify.roc import read_summary
+        read_summary(bad)
+
+
 def test_shipped_classifier_on_a_few_isic2017_images_draws_the_roc(shared_data, tmp_path):
     """The cross-dataset check on eight ISIC 2017 images: melanoma AUC in the JSON and the figure."""
     pytest.importorskip("onnxruntime")

@@ -1,4 +1,4 @@
-"""`dermaseg classify train|evaluate|predict|calibrate|classical` and `dermaseg experiment GRID.yaml`."""
+"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc` and `dermaseg experiment GRID.yaml`."""
 
 from __future__ import annotations
 
@@ -88,6 +88,14 @@ def register(subparsers) -> None:
     k.add_argument("--threads", type=int, default=1, help="segmentation model threads")
     k.add_argument("overrides", nargs="*", metavar="key.sub=value", help="recipe overrides (e.g. data.ratios=70:30)")
     k.set_defaults(func=_classical)
+    o = sub.add_parser("roc", help="draw melanoma ROC curves of several evaluations on one chart",
+                       description="Overlay the roc_melanoma.json files that classify evaluate writes (e.g. the "
+                                   "held-out test split beside another collection) in one PNG.")
+    o.add_argument("summaries", nargs="+", metavar="ROC_JSON", help="roc_melanoma.json files")
+    o.add_argument("--labels", default=None, help="comma-separated curve labels (default: the folder names)")
+    o.add_argument("--title", default="", help="chart title")
+    o.add_argument("--out", required=True, help="PNG to write")
+    o.set_defaults(func=_roc)
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
 
     x = subparsers.add_parser(
@@ -186,6 +194,20 @@ def _classical(args) -> int:
                        max_images=args.max_images, extract_only=args.extract_only, threads=args.threads)
     if df is not None:
         print(f"{len(df)} result row(s) -> {args.out}/results.md")
+    return 0
+
+
+@_user_errors
+def _roc(args) -> int:
+    from pathlib import Path
+
+    from dermaseg.classify.roc import plot_rocs, read_summary
+
+    labels = _csv(args.labels) if args.labels else [Path(p).parent.name for p in args.summaries]
+    if len(labels) != len(args.summaries):
+        raise ValueError(f"--labels names {len(labels)} curves for {len(args.summaries)} files")
+    curves = [(label, read_summary(path)) for label, path in zip(labels, args.summaries)]
+    print(plot_rocs(curves, args.out, args.title))
     return 0
 
 

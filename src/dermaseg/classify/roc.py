@@ -41,21 +41,44 @@ def roc_summary(is_melanoma, score, *, bootstrap: int = 1000, seed: int = 0) -> 
 
 
 def plot_roc(summary: dict, out_png: Path | str, title: str = "", label: str = "classifier") -> Path:
+    return plot_rocs([(label, summary)], out_png, title or f"melanoma vs. rest, n = {summary['n']} "
+                                                            f"({summary['melanomas']} melanomas)")
+
+
+def plot_rocs(curves: list[tuple[str, dict]], out_png: Path | str, title: str = "") -> Path:
+    """Several ROC curves on one chart (e.g. held-out test beside another collection)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4.6, 4.4), layout="constrained")
+    fig = Figure(figsize=(4.8, 4.6), layout="constrained")
     ax = fig.subplots()
-    curve = summary["curve"]
-    ci = summary.get("auc_ci95")
-    text = f"{label}: AUC {summary['auc']:.3f}" + (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
-    ax.plot(curve["fpr"], curve["tpr"], lw=1.8, label=text)
+    for label, summary in curves:
+        ci = summary.get("auc_ci95")
+        text = (f"{label}: AUC {summary['auc']:.3f}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+                + f", n={summary['n']}")
+        ax.plot(summary["curve"]["fpr"], summary["curve"]["tpr"], lw=1.8, label=text)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, linestyle="--", label="chance")
     ax.set(xlabel="1 − specificity (false-positive rate)", ylabel="sensitivity (true-positive rate)",
            xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
-    ax.set_title(title or f"melanoma vs. rest, n = {summary['n']} ({summary['melanomas']} melanomas)", fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=7.5)
+    ax.legend(loc="lower right", fontsize=7)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=120)
     return out_png
+
+
+def read_summary(path: Path | str) -> dict:
+    import json
+
+    path = Path(path)
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: not found (classify evaluate writes roc_melanoma.json)") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(summary, dict) or "curve" not in summary or "auc" not in summary:
+        raise ValueError(f"{path}: not a ROC summary (no 'curve' and 'auc'); classify evaluate writes one")
+    return summary
