@@ -58,6 +58,23 @@ def test_every_shipped_model_has_its_onnx_file_with_metadata():
             assert len(meta["classes"]) >= 2 and meta["model"]["tta_views"] >= 1
 
 
+def test_shipped_onnx_files_are_exported_from_the_shipped_weights():
+    """A shipped .pt replaced without regenerating its ONNX file is caught here."""
+    import hashlib
+
+    import onnxruntime as ort
+
+    from dermaseg.core.modelfile import read_metadata
+
+    for name, entry in SHIPPED.items():
+        meta = read_metadata(ort.InferenceSession(str(entry.onnx_path), providers=["CPUExecutionProvider"]),
+                             entry.onnx_path)
+        digest = hashlib.sha256(entry.torch_path.read_bytes()).hexdigest()
+        assert meta["provenance"].get("source_sha256") == digest, (
+            f"{entry.onnx_path.name} was not exported from the current {entry.torch_path.name}: "
+            "run `dermaseg export --shipped`")
+
+
 def test_resolver_prefers_onnx_and_names_what_the_cli_accepts(tmp_path):
     seg = resolve(None, "segmentation")
     assert seg.name == DEFAULTS["segmentation"] and seg.path.suffix == ".onnx"

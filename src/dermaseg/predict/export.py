@@ -34,6 +34,12 @@ def _git_commit() -> str | None:
         return None
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _provenance(info: dict, source: Path, shipped: ShippedModel | None) -> dict:
     return {
         "training_data": info.get("training_data") or info.get("data_root"),
@@ -42,6 +48,8 @@ def _provenance(info: dict, source: Path, shipped: ShippedModel | None) -> dict:
         "commit": info.get("commit"),          # the training run's commit, when the .pt recorded it
         "export_commit": _git_commit(),
         "source": source.name,
+        # lets a test notice a shipped .pt replaced without `dermaseg export --shipped`
+        "source_sha256": _sha256(source),
     }
 
 
