@@ -59,6 +59,7 @@ def test_segmenter_runs_a_classical_method_at_the_image_size():
 
 def test_evaluate_otsu_on_real_images(tmp_path):
     require_shared_data()
+    pytest.importorskip("matplotlib")  # evaluate writes plots and tables: the training install
     out = tmp_path / "otsu"
     code = main(["evaluate", "otsu", str(ISIC2017), "--split-file", str(SPLIT), "--limit", "12", "--out", str(out)])
     assert code == 0
@@ -71,6 +72,7 @@ def test_evaluate_otsu_on_real_images(tmp_path):
 def test_evaluate_options_ensemble_and_exclusion(tmp_path):
     """Each option row carries its cost; an ensemble is recorded; training images are never scored."""
     require_shared_data()
+    pytest.importorskip("matplotlib")  # evaluate writes plots and tables: the training install
     from dermaseg.data.splits import read_split
     from dermaseg.evaluate.run import evaluate
 

@@ -165,6 +165,7 @@ def test_exit_codes(tmp_path, capsys):
 
 
 def test_evaluate_exits_3_and_lists_a_skipped_image(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")  # evaluate writes plots and tables: the training install
     from dermaseg.cli import main
     from dermaseg.predict.segmenter import Segmenter
 
