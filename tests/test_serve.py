@@ -22,6 +22,8 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from dermaseg.core.modelfile import open_session  # noqa: E402
+from dermaseg.core.zoo import SHIPPED  # noqa: E402
 from dermaseg.predict.segmenter import SegmentationResult  # noqa: E402
 from dermaseg.serve.app import create_app  # noqa: E402
 from dermaseg.serve.engines import Engines, segmentation_model_file  # noqa: E402
@@ -155,8 +157,10 @@ def test_health_and_models(client):
     assert health["status"] == "ok" and health["classification"] is True
     models = {m["task"]: m for m in client.get("/v1/models").json()["models"]}
     seg, clf = models["segmentation"], models["classification"]
-    assert (seg["name"], seg["input_size"]) == ("isic-unet-lite0", 192) and seg["version"]
-    assert seg["held_out"]["dice"] > 0.8
+    _, shipped = open_session(SHIPPED["isic-unet-lite0"].onnx_path)  # what the served file says of itself
+    assert (seg["name"], seg["version"]) == ("isic-unet-lite0", shipped["version"])
+    assert seg["input_size"] == shipped["pipeline"]["size"]
+    assert seg["held_out"]["dice"] == shipped["held_out"]["dice"] > 0.8
     assert clf["name"] == "ham10000-lite0" and clf["input_size"] == 160 and len(clf["classes"]) == 7
     assert clf["held_out"]["split"] == "test" and 0 < clf["held_out"]["balanced_accuracy"] <= 1
 
