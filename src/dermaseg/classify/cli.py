@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     e = sub.add_parser("evaluate", help="score a classifier on labelled data",
                        description="Score a classifier file on labelled data, from the raw images. By default the "
                                    "held-out test split recorded in the model file is rebuilt and scored.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
     e.add_argument("--data", required=True, help="dataset root (any layout dermaseg reads)")
     e.add_argument("--split", default="test", help="split to score: test, val, train, or all")
@@ -146,8 +146,9 @@ def _evaluate(args) -> int:
     print(f"accuracy {report['accuracy']:.4f}  balanced accuracy {report['balanced_accuracy']:.4f}  "
           f"macro F1 {report['macro_f1']:.4f}"
           + (f"  melanoma AUC {report['melanoma_auc']:.4f}" if report.get("melanoma_auc") is not None else "")
-          + f"  (n={report['n']}; {args.out}/metrics.json)")
-    return 0
+          + f"  (n={report['n']}; {args.out}/metrics.json)"
+          + (f"; {report['skipped']} image(s) skipped" if report["skipped"] else ""))
+    return EXIT_SKIPPED if report["skipped"] else EXIT_OK
 
 
 @_user_errors
