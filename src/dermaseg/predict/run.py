@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import sys
 import tempfile
@@ -117,13 +118,16 @@ def measure(item, mask: np.ndarray, mm_per_pixel: float | None) -> list[dict]:
     return measure_scaled(small, resize_image(item.image, size), item.full_size, mm_per_pixel)
 
 
-def _json_safe(value):
+def json_safe(value, *, finite: bool = False):
+    """numpy scalars -> Python, recursively; with `finite`, NaN/inf -> None (strict JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v, finite=finite) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v, finite=finite) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if finite and isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -177,7 +181,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                    "seconds": round(elapsed, 2)}
         _write_measurements(out_dir, per_image)
         with open(out_dir / "measurements.json", "w") as fh:
-            json.dump(_json_safe({"summary": summary, "images": per_image}), fh, indent=2)
+            json.dump(json_safe({"summary": summary, "images": per_image}), fh, indent=2)
     if not quiet:
         print(f"segmented {len(per_image)} image(s) into {out_dir} in {elapsed:.1f} s"
               + (f"; {len(failed)} skipped (see measurements.json)" if failed else ""))
@@ -219,7 +223,7 @@ def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
             row = dict(base)
             for k, v in lesion.items():
                 row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
-                    (json.dumps(_json_safe(v)) if isinstance(v, (list, dict)) else _json_safe(v))
+                    (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
             rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     with open(out_dir / "measurements.csv", "w", newline="") as fh:

@@ -7,29 +7,21 @@ results for HTTP.
 
 from __future__ import annotations
 
-import math
 import time
 
 import cv2
 import numpy as np
 
 from dermaseg.measure import MIN_AREA_PX
+from dermaseg.predict.run import json_safe
 from dermaseg.serve.fields import describe
 
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
 
 def jsonable(value):
-    """numpy scalars -> Python, NaN/inf -> None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """What the API answers: strict JSON, NaN/inf as null."""
+    return json_safe(value, finite=True)
 
 
 def outline(mask: np.ndarray, max_points: int = 400) -> list[list[list[int]]]:
