@@ -16,7 +16,7 @@ from conftest import HAM10000, ISIC2017, REPO, require_shared_data
 from dermaseg.core.zoo import DEFAULTS, SHIPPED, resolve
 from dermaseg.data.io import read_image, read_mask
 from dermaseg.predict.overlay import OVERLAY_MAX_SIDE, overlay
-from dermaseg.predict.working import WORK_MAX_SIDE, measure_scaled, upscale_mask, working_size
+from dermaseg.predict.working import WORK_DECODE_SIDE, WORK_MAX_SIDE, measure_scaled, upscale_mask, working_size
 
 # Held-out ISIC 2017 images of the shipped model's split (never trained on).
 HELD_OUT = ["ISIC_0000013", "ISIC_0000014", "ISIC_0000015", "ISIC_0000016", "ISIC_0000022", "ISIC_0000023"]
@@ -169,7 +169,8 @@ def test_measurements_at_working_resolution_match_full_resolution(image_id):
 
 
 def test_big_photograph_mask_is_full_size_and_smooth(tmp_path):
-    """A 4000x3000 JPEG: mask at its size, overlay at <= 1600 px, measurements in its pixels."""
+    """A 4000x3000 JPEG: mask at its size, overlay at the reduced decode (<= 1600 px, aspect
+    kept), measurements in its pixels."""
     require_shared_data()
     from PIL import Image
 
@@ -184,8 +185,9 @@ def test_big_photograph_mask_is_full_size_and_smooth(tmp_path):
     assert summary["images"] == 1
     mask = read_mask(tmp_path / "out" / "big_segmentation.png")
     assert mask.shape == (3000, 4000) and set(np.unique(mask)) <= {0, 255}
-    ov = read_image(tmp_path / "out" / "big_overlay.png")
-    assert max(ov.shape[:2]) == OVERLAY_MAX_SIDE
+    ov = read_image(tmp_path / "out" / "big_overlay.jpg")
+    assert WORK_DECODE_SIDE <= max(ov.shape[:2]) <= OVERLAY_MAX_SIDE
+    assert ov.shape[1] * 3 == ov.shape[0] * 4
     entry = json.loads((tmp_path / "out" / "measurements.json").read_text())["images"][0]
     area = entry["lesions"][0]["area_px"]
     assert area == pytest.approx(np.count_nonzero(mask), rel=0.01)
@@ -215,7 +217,7 @@ def test_predict_sample_and_classify_run_without_torch(tmp_path):
     out = _run_without_torch(code, tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "p" / "ISIC_0000014_segmentation.png").is_file()
-    assert (tmp_path / "p" / "ISIC_0000014_overlay.png").is_file()
+    assert (tmp_path / "p" / "ISIC_0000014_overlay.jpg").is_file()
     rows = (tmp_path / "p" / "measurements.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("ISIC_0000014,")
     assert "ISIC_0000014," in (tmp_path / "c" / "classification.csv").read_text()

@@ -43,6 +43,9 @@ def open_session(path: Path | str, threads: int | None = None):
     if threads:
         options.intra_op_num_threads = int(threads)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Worker threads sleep instead of spinning between runs: predict's decode and write threads
+    # share the same cores, and spinning took their CPU time (measured: ~10 % faster batches).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - any loader failure means "not a usable model file"

@@ -45,7 +45,8 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
     from dermaseg.evaluate.metrics import ThresholdSweep
     from dermaseg.evaluate.report import ReportBuilder
     from dermaseg.predict.postprocess import clean_mask
-    from dermaseg.predict.run import prepare_output_dir, write_png
+    from dermaseg.predict.encode import write_png
+    from dermaseg.predict.run import prepare_output_dir
     from dermaseg.predict.segmenter import Segmenter
 
     out_dir = prepare_output_dir(out_dir)  # before any work: a bad --out fails in a second, not after the run

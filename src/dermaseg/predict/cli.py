@@ -9,7 +9,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "predict", help="segment images: masks, overlays and lesion measurements",
         description="Segment dermoscopic images with the shipped model (or your own). Writes for each image "
-                    "<id>_segmentation.png (0/255, the image's own size) and <id>_overlay.png, and one "
+                    "<id>_segmentation.png (0/255, the image's own size) and <id>_overlay.jpg, and one "
                     "measurements.csv + measurements.json for all. Files that cannot be read are skipped and "
                     "listed, with the reason, in measurements.json.",
         epilog=EXIT_CODES_HELP,

@@ -29,7 +29,7 @@ class InferenceImage:
         return self.image.shape[:2] != self.full_size
 
 
-def load_for_inference(path: Path | str, min_side: int = 1024) -> InferenceImage:
+def load_for_inference(path: Path | str, min_side: int = 640) -> InferenceImage:
     """Decode through the guarded reader, at reduced scale for big JPEGs; raises ImageReadError."""
     path = Path(path)
     img = open_image(path, reduce_to=min_side)

@@ -12,12 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from dermaseg.data.io import path_problem, scan_folder
-
-PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+from dermaseg.predict.encode import write_jpeg, write_png
 
 
 @dataclass
@@ -102,22 +100,6 @@ def prepare_output_dir(path: Path | str) -> Path:
     return path
 
 
-def write_png(path: Path, array: np.ndarray) -> None:
-    data = array if array.ndim == 2 else cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), data, PNG_FAST):
-        raise OSError(f"{path}: could not write PNG")
-
-
-def measure(item, mask: np.ndarray, mm_per_pixel: float | None) -> list[dict]:
-    """Lesion measurements of a full-size `mask` of `item`, in full-resolution pixels (and mm
-    when a scale is given), taken at the working resolution (dermaseg.predict.working)."""
-    from dermaseg.predict.working import measure_scaled, resize_image, working_size
-
-    size = working_size(item.full_size)
-    small = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST) if mask.shape[:2] != size else mask
-    return measure_scaled(small, resize_image(item.image, size), item.full_size, mm_per_pixel)
-
-
 def json_safe(value, *, finite: bool = False):
     """numpy scalars -> Python, recursively; with `finite`, NaN/inf -> None (strict JSON has no NaN)."""
     if isinstance(value, dict):
@@ -199,7 +181,7 @@ def _write_outputs(path: Path, out_dir: Path, item, result, texts: list[str], ov
     write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
     t1 = time.perf_counter()
     if overlay:
-        write_png(out_dir / f"{image_id}_overlay.png", draw_overlay(item.image, result.work_mask))
+        write_jpeg(out_dir / f"{image_id}_overlay.jpg", draw_overlay(item.image, result.work_mask))
     t2 = time.perf_counter()
     lesions = result.measurements(mm_per_pixel)
     t3 = time.perf_counter()

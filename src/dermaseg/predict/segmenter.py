@@ -2,7 +2,7 @@
 
 image (any size) -> pipeline.prepare (same code as training) -> network (ONNX Runtime or
 PyTorch, optional flip TTA) -> probability at model size -> resized to the working resolution
-(long side <= 1024, dermaseg.predict.working) -> threshold -> optional clean-up -> working
+(long side <= 768, dermaseg.predict.working) -> threshold -> optional clean-up -> working
 mask; the mask at the image's own size (uint8 {0, 255}) is one upscale of it, made when asked.
 `evaluate` uses `to_full_mask` instead: scores are taken at native resolution.
 """
@@ -20,13 +20,14 @@ from dermaseg.core.zoo import resolve
 from dermaseg.models.classical import ClassicalBackend, is_classical
 from dermaseg.predict.loading import InferenceImage, from_array, load_for_inference
 from dermaseg.predict.postprocess import clean_mask
-from dermaseg.predict.working import measure_scaled, resize_image, upscale_mask, working_size
+from dermaseg.predict.working import (WORK_DECODE_SIDE, decoded_working_size, measure_scaled, resize_image,
+                                      upscale_mask)
 from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, normalise_image, prepare
 
 
 @dataclass
 class SegmentationResult:
-    work_mask: np.ndarray            # uint8 {0,255} at the working resolution (long side <= 1024)
+    work_mask: np.ndarray            # uint8 {0,255} at the working resolution (long side <= 768)
     lesion_found: bool
     prob_small: np.ndarray           # float32 probability at model resolution (for debugging/plots)
     timings_ms: dict = field(default_factory=dict)
@@ -86,10 +87,6 @@ class OnnxBackend:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch})[0]
-
-
-# JPEGs are decoded at reduced scale down to (not below) this long side: the working resolution.
-WORK_DECODE_SIDE = 1024
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -177,7 +174,7 @@ class Segmenter:
                timings_ms: dict | None = None) -> SegmentationResult:
         """Probability at model size -> clean working mask (the full-size mask is made on demand)."""
         t0 = time.perf_counter()
-        work = self.to_full_mask(prob, meta, working_size(item.full_size))
+        work = self.to_full_mask(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
         if self.postprocess:
             work = clean_mask(work)
         timings = dict(timings_ms or {}, restore_ms=round((time.perf_counter() - t0) * 1000, 2))

@@ -3,8 +3,11 @@
 The network sees ~200 px; a dermoscope photograph has 6-24 Mpx. Cleaning the mask and
 measuring the lesion on a copy whose long side is at most WORK_MAX_SIDE costs the same for
 every photograph and changes the figures by well under 1 % (lengths and areas are converted
-back to full-resolution pixels; the tests check it). Only the final mask is brought to the
-image's own size, by one linear upscale of the clean working mask.
+back to full-resolution pixels; the tests check it: 0.3 % at most at 768 px, 0.7 % at 640).
+JPEGs are decoded at reduced scale down to WORK_DECODE_SIDE, and the working copy is never
+larger than what was decoded, so a 6 Mpx photograph decoded at 1/4 is worked on at 750 px
+without a resize. Only the final mask is brought to the image's own size, by one linear
+upscale of the clean working mask.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-WORK_MAX_SIDE = 1024
+WORK_MAX_SIDE = 768
+WORK_DECODE_SIDE = 640   # JPEG draft decoding stops above this long side
 
 
 def working_size(full_size: tuple[int, int], max_side: int = WORK_MAX_SIDE) -> tuple[int, int]:
@@ -20,6 +24,11 @@ def working_size(full_size: tuple[int, int], max_side: int = WORK_MAX_SIDE) -> t
     h, w = full_size
     scale = min(1.0, max_side / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def decoded_working_size(full_size: tuple[int, int], decoded_size: tuple[int, int]) -> tuple[int, int]:
+    """Working (h, w) for an image of `full_size` decoded at `decoded_size`: no larger than either."""
+    return working_size(full_size, min(WORK_MAX_SIDE, max(decoded_size)))
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermaseg import __version__
+from dermaseg.predict.working import WORK_DECODE_SIDE
 from dermaseg.serve import service
 from dermaseg.serve.bodyguard import BodyGuard
 from dermaseg.serve.decode import decode_upload
@@ -83,11 +84,11 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
     async def segment(file: UploadFile = File(..., description="the dermoscopic image"),
                       format: Literal["json", "png"] = Query("json", description="png: the mask, 0/255, "
                                                                                  "at the image's own size"),
-                      overlay: bool = Query(False, description="return the overlay PNG (long side >= 1024 px)"),
+                      overlay: bool = Query(False, description="return the overlay PNG (the outline over the image, long side at most 1600 px)"),
                       mm_per_pixel: float | None = Query(None, gt=0, description="scale: adds *_mm fields")):
         data, image_id = await read_upload(file)
         want = "overlay" if overlay else ("mask" if format == "png" else "json")
-        min_side = max(1024, engines.segmenter.input_size)
+        min_side = max(WORK_DECODE_SIDE, engines.segmenter.input_size)
 
         def job():
             item, decode_ms = decode(data, min_side, image_id)

@@ -52,7 +52,7 @@ def check_header(data: bytes, max_pixels: int) -> tuple[str, int, int]:
     return fmt, width, height
 
 
-def decode_upload(data: bytes, *, max_pixels: int, min_side: int = 1024, name: str = "upload") -> InferenceImage:
+def decode_upload(data: bytes, *, max_pixels: int, min_side: int = 640, name: str = "upload") -> InferenceImage:
     """Check, then decode `data` (see the module doc); raises ApiError."""
     fmt, _, _ = check_header(data, max_pixels)
     try:

@@ -13,11 +13,9 @@ import cv2
 import numpy as np
 
 from dermaseg.measure import MIN_AREA_PX
+from dermaseg.predict.encode import encode_png
 from dermaseg.predict.run import json_safe
 from dermaseg.serve.fields import describe
-
-PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
-
 
 def jsonable(value):
     """What the API answers: strict JSON, NaN/inf as null."""
@@ -44,14 +42,6 @@ def outline(mask: np.ndarray, max_points: int = 400) -> list[list[list[int]]]:
 def model_card(segmenter) -> dict:
     return {"name": segmenter.name, "version": segmenter.version, "backend": segmenter.backend_name,
             "threshold": segmenter.threshold}
-
-
-def encode_png(array: np.ndarray) -> bytes:
-    data = array if array.ndim == 2 else cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", data, PNG_FAST)
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
 
 
 def segment(engines, item, *, image_id: str, mm_per_pixel: float | None = None, want: str = "json"):
