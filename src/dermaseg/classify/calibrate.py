@@ -17,16 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.classify import labels as L_
+from dermaseg.classify.predict import Classifier, adjust
 
 TAUS = tuple(np.round(np.arange(-0.5, 1.51, 0.125), 3))
-
-
-def adjust(probs: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
-    """Probabilities with their logits shifted by `shift` (renormalised)."""
-    if shift is None:
-        return probs
-    p = np.asarray(probs, dtype=np.float64) * np.exp(np.asarray(shift, dtype=np.float64))[None]
-    return p / p.sum(axis=1, keepdims=True)
 
 
 def choose_tau(probs: np.ndarray, y: np.ndarray, prior: np.ndarray, class_names: list[str],
@@ -51,7 +44,6 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
 
     from dermaseg.classify.evaluate import held_out_ids
     from dermaseg.classify.modelfile import read_classifier
-    from dermaseg.classify.predict import Classifier
     from dermaseg.data.readers import open_dataset
 
     clf = Classifier(model, threads=threads, backend="torch")  # writes a new .pt from its weights

@@ -22,6 +22,15 @@ from dermaseg.transforms.pipeline import PipelineConfig, prepare
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
 
+def adjust(probs: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
+    """Probabilities with their logits shifted by `shift` (renormalised): the prior correction
+    that `dermaseg classify calibrate` stores in a model file."""
+    if shift is None:
+        return probs
+    p = np.asarray(probs, dtype=np.float64) * np.exp(np.asarray(shift, dtype=np.float64))[None]
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def _meta_from_onnx(meta: dict) -> dict:
     """ONNX metadata in the shape of a PyTorch classifier file's header (what callers read)."""
     model = meta.get("model") or {}
@@ -92,8 +101,6 @@ class Classifier:
 
     def predict_proba(self, images: list[np.ndarray]) -> np.ndarray:
         """(N, classes) probabilities for RGB uint8 images of any size."""
-        from dermaseg.classify.calibrate import adjust
-
         prepared = [self.prepare(im) for im in images]
         if self.session is not None:
             probs = predict_images_onnx(self.session, prepared, self.pipeline.normalise, self.tta_views,
