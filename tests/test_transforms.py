@@ -18,10 +18,10 @@ from PIL import Image
 from dermaseg.data import DataQualityWarning, open_dataset
 from dermaseg.data.io import read_image, read_mask
 from dermaseg.transforms.augment import apply, build_augment, reseed
+from dermaseg.transforms.dataset import SegmentationDataset
 from dermaseg.transforms.pipeline import (
     DEFAULT_AUGMENT,
     PipelineConfig,
-    SegmentationDataset,
     normalise_image,
     prepare,
     preprocess,

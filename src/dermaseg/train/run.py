@@ -170,7 +170,8 @@ def train(config: dict, run_dir: Path | str) -> dict:
 
     from dermaseg.checkpoint import save_model_file
     from dermaseg.train.module import SegmentationModule
-    from dermaseg.transforms.pipeline import PipelineConfig, SegmentationDataset
+    from dermaseg.transforms.dataset import SegmentationDataset
+    from dermaseg.transforms.pipeline import PipelineConfig
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

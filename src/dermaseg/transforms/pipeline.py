@@ -2,8 +2,8 @@
 
 Training and inference call the same `prepare()` (preprocess, then resize to the model's
 square input), so a model sees at inference exactly the kind of image it was trained on.
-`SegmentationDataset` (torch) lives in `dermaseg.transforms.dataset` and is importable from
-here too; this module itself does not import torch, so ONNX inference stays light.
+`SegmentationDataset` (torch) lives in `dermaseg.transforms.dataset`, which builds on this
+module; this module itself does not import torch, so ONNX inference stays light.
 """
 
 from __future__ import annotations
@@ -247,12 +247,3 @@ def restore_size(prob: np.ndarray, meta: ResizeMeta) -> np.ndarray:
     prob = np.ascontiguousarray(prob[top:top + nh, left:left + nw])
     h, w = meta.original_shape
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def __getattr__(name):
-    # Lazy: the torch Dataset is only imported by code that asks for it (training).
-    if name == "SegmentationDataset":
-        from dermaseg.transforms.dataset import SegmentationDataset
-
-        return SegmentationDataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
