@@ -3,8 +3,8 @@
 A sub-package exposes `register(subparsers)` in its `cli.py`; heavy imports (torch, ...)
 happen inside the handlers so `dermaseg --help` stays fast.
 
-Exit status, the same for every command that processes many files: 0 every file done,
-3 some files skipped (each listed with its reason), 2 usage error or nothing to do.
+Exit statuses, the help layout (`dermaseg.core.cliutil`) and `UserError` (`dermaseg.core.errors`)
+live in `dermaseg.core`, below every sub-package, so imports only go downward.
 """
 
 from __future__ import annotations
@@ -15,17 +15,8 @@ import sys
 import warnings
 
 from dermaseg import __version__
-
-EXIT_OK = 0          # every file done
-EXIT_USAGE = 2       # bad arguments, unusable output folder, or nothing to do
-EXIT_SKIPPED = 3     # done, but some files were skipped (each is listed with its reason)
-
-EXIT_CODES_HELP = ("exit status: 0 every file done; 3 some files skipped (each listed with the reason); "
-                   "2 usage error, unusable output folder or nothing to do")
-
-
-# Help pages of the many-file commands show each option's default and end with EXIT_CODES_HELP.
-HelpFormatter = argparse.ArgumentDefaultsHelpFormatter
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_USAGE
+from dermaseg.core.errors import UserError
 
 SUBCOMMAND_MODULES = [
     "dermaseg.data.cli",          # data inspect | split
@@ -71,10 +62,6 @@ def missing_train_extra(exc: BaseException) -> str | None:
     name = getattr(exc, "name", None) or ""
     top = name.split(".")[0]
     return top if isinstance(exc, ModuleNotFoundError) and top in TRAIN_EXTRA_MODULES else None
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one clear line, no traceback."""
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):

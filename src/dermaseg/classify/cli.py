@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dermaseg.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+from dermaseg.core.errors import UserError
 
 
 def register(subparsers) -> None:
@@ -111,8 +112,6 @@ def register(subparsers) -> None:
 
 def _user_errors(fn):
     def wrapped(args):
-        from dermaseg.cli import UserError
-
         try:
             return fn(args)
         except ValueError as exc:

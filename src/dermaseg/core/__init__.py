@@ -1,2 +1,4 @@
 """Pieces every task shares and that need no PyTorch: the shipped-model table and its
-resolver (`zoo`), and the ONNX model file with its metadata (`modelfile`)."""
+resolver (`zoo`), the ONNX model file with its metadata (`modelfile`), the error shown to a
+user as one line (`errors`) and what every sub-command shares (`cliutil`: exit statuses, help
+layout)."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from dermaseg.core.cliutil import EXIT_OK, EXIT_SKIPPED
+from dermaseg.core.errors import UserError
+
 
 def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="inspect data sets and make splits",
@@ -46,7 +49,6 @@ def _inspect(args) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report.to_dict(), fh, indent=2)
-    from dermaseg.cli import EXIT_OK, EXIT_SKIPPED
     from dermaseg.data.quality import SKIP_CODES
 
     if args.strict and report.problems:
@@ -57,7 +59,6 @@ def _inspect(args) -> int:
 def _split(args) -> int:
     from collections import Counter
 
-    from dermaseg.cli import UserError
     from dermaseg.data.readers import open_dataset
     from dermaseg.data.splits import make_split, parse_ratios, write_split
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from dermaseg.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED
+from dermaseg.core.errors import UserError
 
 
 def register(subparsers) -> None:
@@ -37,7 +38,6 @@ def register(subparsers) -> None:
 
 
 def _evaluate(args) -> int:
-    from dermaseg.cli import UserError
     from dermaseg.evaluate.run import evaluate
 
     try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dermaseg.cli import EXIT_CODES_HELP, HelpFormatter
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, HelpFormatter
+from dermaseg.core.errors import UserError
 
 
 def register(subparsers) -> None:
@@ -46,7 +47,6 @@ def register(subparsers) -> None:
 
 
 def _predict(args) -> int:
-    from dermaseg.cli import EXIT_OK, EXIT_SKIPPED, UserError
     from dermaseg.predict.run import gather_inputs, predict_files, report_inputs
 
     paths = list(args.paths)
@@ -86,7 +86,6 @@ def _predict(args) -> int:
 def _export(args) -> int:
     from pathlib import Path
 
-    from dermaseg.cli import UserError
     from dermaseg.core.zoo import SHIPPED
     from dermaseg.predict.export import export_onnx, export_shipped
 

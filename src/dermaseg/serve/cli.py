@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from dermaseg.core.errors import UserError
 from dermaseg.serve.limits import MB, Limits, default_workers
 
 
@@ -37,8 +38,6 @@ def register(subparsers) -> None:
 def _serve(args) -> int:
     import logging
     import os
-
-    from dermaseg.cli import UserError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:

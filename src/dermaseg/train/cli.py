@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dermaseg.core.errors import UserError
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -29,7 +31,6 @@ def register(subparsers) -> None:
 def _train(args) -> int:
     from pathlib import Path
 
-    from dermaseg.cli import UserError
     from dermaseg.train.config import load_config
     from dermaseg.train.run import train
 
@@ -46,7 +47,6 @@ def _train(args) -> int:
 
 
 def _study(args) -> int:
-    from dermaseg.cli import UserError
     from dermaseg.train.study import run_study
 
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dermaseg.core.errors import UserError
+
 
 def register(subparsers) -> None:
     augment = subparsers.add_parser("augment", help="preview augmentation and preprocessing",
@@ -31,7 +33,6 @@ def register(subparsers) -> None:
 
 def load_config(path: Path | None):
     """A PipelineConfig from YAML; errors name the file."""
-    from dermaseg.cli import UserError
     from dermaseg.transforms.pipeline import DEFAULT_AUGMENT, PipelineConfig
 
     if path is None:
@@ -53,7 +54,6 @@ def load_config(path: Path | None):
 
 
 def run_preview(args) -> int:
-    from dermaseg.cli import UserError
     from dermaseg.data.readers import open_dataset
     from dermaseg.transforms import preview
 
