@@ -1,4 +1,4 @@
-"""Prior correction (logit adjustment) of a trained classifier, tuned on its validation split.
+"""Prior correction (logit adjustment) and temperature of a trained classifier, tuned on its validation split.
 
 A classifier trained on HAM10000's real mix (two thirds nevi) leans towards the common classes:
 high accuracy, lower balanced accuracy. Logit adjustment (Menon et al., "Long-tail learning via
@@ -7,6 +7,11 @@ of the training split: tau = 0 leaves the model as it is, tau = 1 is the full Ba
 a uniform prior. One number, chosen on the validation split (never the test split) to maximise
 the mean of accuracy and balanced accuracy, so neither figure is bought with the other; the
 shift is stored in the model file and applied by `Classifier` (probabilities renormalised).
+
+Then temperature scaling (Guo et al., "On calibration of modern neural networks", ICML 2017):
+the shifted logits divided by one T minimising the validation negative log-likelihood, so a
+stated 80 % is right about 80 % of the time. It changes no prediction, only confidence; the
+expected calibration error before and after is reported.
 """
 
 from __future__ import annotations
@@ -37,12 +42,28 @@ def choose_tau(probs: np.ndarray, y: np.ndarray, prior: np.ndarray, class_names:
     return best["tau"], table
 
 
+TEMPERATURES = tuple(np.round(np.exp(np.linspace(np.log(0.25), np.log(4.0), 161)), 4))
+
+
+def fit_temperature(probs: np.ndarray, y: np.ndarray, shift: np.ndarray | None = None,
+                    temperatures=TEMPERATURES) -> float:
+    """The T (on a log grid, 0.25..4) minimising the negative log-likelihood of adjust(probs, shift, T)."""
+    y = np.asarray(y, dtype=np.int64)
+
+    def nll(t: float) -> float:
+        p = adjust(probs, shift, t)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+    return float(min(temperatures, key=nll))
+
+
 def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: str | Path,
                          threads: int | None = None) -> dict:
     """Tune tau on the model's validation split (rebuilt from the model file), write `out_model`."""
     import torch
 
     from dermaseg.classify.evaluate import held_out_ids
+    from dermaseg.classify.metrics import expected_calibration_error
     from dermaseg.classify.modelfile import read_classifier
     from dermaseg.data.readers import open_dataset
 
@@ -68,11 +89,16 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
     probs = clf.predict_proba(images)
     y_val = np.array(L_.targets([by_id[i] for i in ids], clf.class_names, clf.task))
     tau, table = choose_tau(probs, y_val, prior, clf.class_names)
-    shift = (-tau * np.log(np.clip(prior, 1e-12, None))).tolist()
+    shift = -tau * np.log(np.clip(prior, 1e-12, None))
+    temperature = fit_temperature(probs, y_val, shift)
+    ece = {"before": expected_calibration_error(y_val, adjust(probs, shift)),
+           "after": expected_calibration_error(y_val, adjust(probs, shift, temperature))}
     raw = read_classifier(clf.path)
-    raw["logit_shift"] = shift
-    raw["info"]["calibration"] = {"method": "logit adjustment, tau tuned on the validation split",
-                                  "tau": tau, "train_prior": prior.tolist(), "n_val": len(ids), "table": table}
+    raw["logit_shift"] = shift.tolist()
+    raw["temperature"] = temperature
+    raw["info"]["calibration"] = {"method": "logit adjustment (tau) and temperature, both tuned on the validation split",
+                                  "tau": tau, "temperature": temperature, "validation_ece": ece,
+                                  "train_prior": prior.tolist(), "n_val": len(ids), "table": table}
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in raw["state_dict"].items()}
     raw["state_dict"] = state
     out_model = Path(out_model)
@@ -80,5 +106,7 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
     torch.save(raw, out_model)
     chosen = next(r for r in table if r["tau"] == tau)
     print(f"tau {tau}: validation accuracy {chosen['accuracy']:.3f}, balanced accuracy "
-          f"{chosen['balanced_accuracy']:.3f} (tau 0: {next(r for r in table if r['tau'] == 0)})", file=sys.stderr)
-    return {"tau": tau, "table": table, "model": str(out_model), "validation": chosen}
+          f"{chosen['balanced_accuracy']:.3f} (tau 0: {next(r for r in table if r['tau'] == 0)}); "
+          f"temperature {temperature:.3f}: validation ECE {ece['before']:.3f} -> {ece['after']:.3f}", file=sys.stderr)
+    return {"tau": tau, "temperature": temperature, "validation_ece": ece, "table": table, "model": str(out_model),
+            "validation": chosen}

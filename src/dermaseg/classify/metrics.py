@@ -3,6 +3,8 @@
 Balanced accuracy is the mean per-class recall (the ISIC 2018 Task 3 metric); accuracy alone
 flatters an imbalanced set (always answering "nv" scores 0.67 on HAM10000), so both are
 always reported. AUC is one-vs-rest per class; a class absent from the truth has no AUC.
+ECE (expected calibration error, Guo et al. 2017): the top-label confidence against the
+accuracy in 15 equal-width confidence bins, weighted by the bins' sizes; 0 is perfectly calibrated.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ def _nan_to_none(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
+def expected_calibration_error(y_true, prob, bins: int = 15) -> float:
+    """Top-label ECE: sum over confidence bins of |accuracy - mean confidence| x bin share."""
+    y_true, prob = check_inputs(y_true, prob)
+    confidence = prob.max(axis=1)
+    correct = prob.argmax(axis=1) == y_true
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(ece)
+
+
 def classification_metrics(y_true, prob, class_names: list[str]) -> dict:
     """All figures for one set of predictions; the predicted class is the arg-max probability."""
     k = len(class_names)
@@ -54,6 +70,7 @@ def classification_metrics(y_true, prob, class_names: list[str]) -> dict:
         "balanced_accuracy": float(np.mean([recall[c] for c in present])),
         "macro_f1": float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "macro_auc": float(np.mean(aucs)) if aucs else None,
+        "ece": expected_calibration_error(y_true, prob),
         "per_class": {
             name: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
                    "support": int(support[c]), "auc": _nan_to_none(auc[c])}

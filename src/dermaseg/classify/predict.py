@@ -22,12 +22,18 @@ from dermaseg.transforms.pipeline import PipelineConfig, prepare
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
 
-def adjust(probs: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
-    """Probabilities with their logits shifted by `shift` (renormalised): the prior correction
-    that `dermaseg classify calibrate` stores in a model file."""
-    if shift is None:
+def adjust(probs: np.ndarray, shift: np.ndarray | None, temperature: float | None = None) -> np.ndarray:
+    """softmax((log probs + shift) / temperature): the prior correction and the temperature that
+    `dermaseg classify calibrate` stores in a model file. The temperature changes confidence only,
+    never the predicted class."""
+    if shift is None and temperature is None:
         return probs
-    p = np.asarray(probs, dtype=np.float64) * np.exp(np.asarray(shift, dtype=np.float64))[None]
+    logits = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None))
+    if shift is not None:
+        logits = logits + np.asarray(shift, dtype=np.float64)[None]
+    if temperature is not None:
+        logits = logits / float(temperature)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
 
 
@@ -36,7 +42,8 @@ def _meta_from_onnx(meta: dict) -> dict:
     model = meta.get("model") or {}
     return {"class_names": list(meta["classes"]), "pipeline": meta["pipeline"], "backbone": model.get("backbone"),
             "task": model.get("label_task", "auto"), "tta_views": model.get("tta_views", 1),
-            "crop": model.get("crop"), "logit_shift": model.get("logit_shift"), "info": meta.get("info") or {},
+            "crop": model.get("crop"), "logit_shift": model.get("logit_shift"),
+            "temperature": model.get("temperature"), "info": meta.get("info") or {},
             "version": meta.get("version"), "held_out": meta.get("held_out")}
 
 
@@ -81,6 +88,7 @@ class Classifier:
         # logit adjustment from `dermaseg classify calibrate` (None: uncalibrated)
         shift = self.meta.get("logit_shift")
         self.shift = np.asarray(shift, dtype=np.float64) if shift is not None else None
+        self.temperature = self.meta.get("temperature")   # confidence calibration (None: 1)
         model_crop = (self.meta.get("crop") or {}).get("mode", "none")
         if crop == "model":
             crop = "segmenter" if model_crop in ("segmenter", "ground_truth") else "none"
@@ -107,7 +115,7 @@ class Classifier:
                                         self.batch_size)
         else:
             probs = predict_images(self.model, prepared, self.pipeline.normalise, self.tta_views, self.batch_size)
-        return adjust(probs, self.shift)
+        return adjust(probs, self.shift, self.temperature)
 
     def predict(self, image: np.ndarray) -> dict:
         probs = self.predict_proba([image])[0]

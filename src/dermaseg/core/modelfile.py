@@ -9,7 +9,7 @@ Metadata is one JSON document under the ONNX metadata key "dermaseg":
   pipeline     preprocessing (dermaseg.transforms.pipeline.PipelineConfig fields)
   threshold    probability threshold (segmentation)
   model        architecture (segmentation: arch/encoder/...; classification: backbone, tta_views,
-               logit_shift, crop)
+               logit_shift, temperature, crop)
   provenance   training data, recipe, training commit, export commit, source file
   held_out     figures on data the model did not train on, with the split they come from
   info         everything the PyTorch file's `info` held, as it was

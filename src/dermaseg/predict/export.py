@@ -121,7 +121,8 @@ def _classifier(path: Path, shipped: ShippedModel | None):
         "classes": list(meta["class_names"]), "pipeline": pipeline, "threshold": None,
         "model": {"backbone": meta["backbone"], "label_task": meta.get("task", "auto"),
                   "tta_views": int(meta.get("tta_views", 1)), "crop": meta.get("crop"),
-                  "logit_shift": [float(v) for v in shift] if shift is not None else None},
+                  "logit_shift": [float(v) for v in shift] if shift is not None else None,
+                  "temperature": meta.get("temperature")},
         "provenance": _provenance(info, path, shipped),
         "held_out": _held_out(info, "classification"), "info": info,
     }
