@@ -8,7 +8,7 @@ masks), the recipe's architecture and pipeline, the threshold (tuned on the vali
 when the evaluation tuned one), and provenance: recipe, training data, commit, hardware, and
 the held-out test figures read from the evaluation's summary.json, so `dermaseg serve`'s
 /v1/models and the exported ONNX file report what was measured, not what was hoped.
-Then regenerate its ONNX file: `dermaseg export isic-unet-lite0 --out src/dermaseg/weights/isic_unet_lite0.onnx`.
+Then regenerate its ONNX file: `dermaseg export --model isic-unet-lite0 --out src/dermaseg/weights/isic_unet_lite0.onnx`.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ def test_evaluate_otsu_on_real_images(tmp_path):
     require_shared_data()
     pytest.importorskip("matplotlib")  # evaluate writes plots and tables: the training install
     out = tmp_path / "otsu"
-    code = main(["evaluate", "otsu", str(ISIC2017), "--split-file", str(SPLIT), "--limit", "12", "--out", str(out)])
+    code = main(["evaluate", "--model", "otsu", "--data", str(ISIC2017), "--split-file", str(SPLIT), "--limit", "12",
+                 "--out", str(out)])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_images"] == 12

@@ -173,7 +173,7 @@ def test_shipped_classifier_on_a_few_isic2017_images_draws_the_roc(shared_data, 
     split.write_text("image_id,split\n" + "".join(f"{i},test\n" for i in ids))
     out = tmp_path / "eval"
     assert main(["classify", "evaluate", "--data", str(shared_data / "isic2017"), "--split-file", str(split),
-                 "--task", "melanoma", "--tta-views", "1", "--out", str(out)]) == 0
+                 "--task", "melanoma", "--tta", "1", "--out", str(out)]) == 0
     roc = json.loads((out / "roc_melanoma.json").read_text())
     report = json.loads((out / "metrics.json").read_text())
     assert (out / "roc_melanoma.png").stat().st_size > 5000

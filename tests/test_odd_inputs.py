@@ -174,7 +174,8 @@ def test_evaluate_exits_3_and_lists_a_skipped_image(tmp_path, monkeypatch, capsy
         save_pair(tmp_path / "data" / "images" / f"im{i}.png", tmp_path / "data" / "masks" / f"im{i}.png", seed=i)
     (tmp_path / "data" / "images" / "im1.png").write_bytes(_broken_png())
     out = tmp_path / "eval"
-    assert main(["evaluate", "isic-unet-lite0", str(tmp_path / "data"), "--split", "all", "--out", str(out)]) == 3
+    assert main(["evaluate", "--model", "isic-unet-lite0", "--data", str(tmp_path / "data"), "--split", "all",
+                 "--out", str(out)]) == 3
     summary = json.loads((out / "summary.json").read_text())
     assert [s["image_id"] for s in summary["skipped"]] == ["im1"] and summary["n_images"] == 2
     assert "Traceback" not in capsys.readouterr().err

@@ -493,7 +493,7 @@ def test_preview_cli_writes_pngs(tmp_path):
     config = tmp_path / "recipe.yaml"
     config.write_text(yaml.safe_dump({"pipeline": {"size": 128, "hair_removal": True, "augment": DEFAULT_AUGMENT}}))
     out = tmp_path / "grid.png"
-    code = main(["augment", "preview", str(ISIC2017), "--n", "3", "--out", str(out), "--config", str(config),
+    code = main(["augment", "preview", "--data", str(ISIC2017), "--n", "3", "--out", str(out), "--config", str(config),
                  "--seed", "1"])
     assert code == 0
     for path in (out, tmp_path / "grid_preprocess.png"):
@@ -501,4 +501,4 @@ def test_preview_cli_writes_pngs(tmp_path):
             assert img.format == "PNG" and img.width > 300 and img.height > 200
     bad = tmp_path / "bad.yaml"
     bad.write_text("pipeline: {sizee: 3}\n")
-    assert main(["augment", "preview", str(ISIC2017), "--out", str(out), "--config", str(bad)]) == 2
+    assert main(["augment", "preview", "--data", str(ISIC2017), "--out", str(out), "--config", str(bad)]) == 2

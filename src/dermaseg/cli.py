@@ -3,6 +3,12 @@
 A sub-package exposes `register(subparsers)` in its `cli.py`; heavy imports (torch, ...)
 happen inside the handlers so `dermaseg --help` stays fast.
 
+One dialect of flags: positional arguments name what a command works through (images and
+folders, a data set to inspect or split, a study or grid file, ROC summaries); `--model` is the
+model (a shipped name or a file), `--data` the data set a model is scored, calibrated or
+previewed on, `--out` where results go, `--tta` test-time augmentation (a switch for
+segmentation, the number of views for classification). Every help page shows the defaults.
+
 Exit statuses, the help layout (`dermaseg.core.cliutil`) and `UserError` (`dermaseg.core.errors`)
 live in `dermaseg.core`, below every sub-package, so imports only go downward.
 """
@@ -15,7 +21,7 @@ import sys
 import warnings
 
 from dermaseg import __version__
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_USAGE
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_USAGE, take_old_positionals
 from dermaseg.core.errors import UserError
 
 SUBCOMMAND_MODULES = [
@@ -25,7 +31,7 @@ SUBCOMMAND_MODULES = [
     "dermaseg.train.cli",         # train
     "dermaseg.evaluate.cli",      # evaluate
     "dermaseg.predict.cli",       # predict | export
-    "dermaseg.classify.cli",      # classify train|evaluate|predict, experiment
+    "dermaseg.classify.cli",      # classify train|evaluate|predict|calibrate|classical|roc|experiment
     "dermaseg.serve.cli",         # serve
 ]
 
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     warnings.showwarning = _one_line_warning
     try:
+        take_old_positionals(args, _command_name(args))
         result = args.func(args)
     except (UserError, FileNotFoundError) as exc:
         print(f"dermaseg: error: {exc}", file=sys.stderr)

@@ -1,10 +1,10 @@
-"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc` and `dermaseg experiment GRID.yaml`."""
+"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc|experiment`."""
 
 from __future__ import annotations
 
-import argparse
+import sys
 
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, HelpFormatter
 from dermaseg.core.errors import UserError
 
 
@@ -17,7 +17,8 @@ def register(subparsers) -> None:
 
     t = sub.add_parser("train", help="train a classifier from a YAML recipe",
                        description="Train a classifier. Recipes live in configs/classify_*.yaml; any key can be "
-                                   "overridden as key.sub=value (e.g. train.sampling=oversample data.ratios=70:30).")
+                                   "overridden as key.sub=value (e.g. train.sampling=oversample data.ratios=70:30).",
+                       formatter_class=HelpFormatter)
     t.add_argument("--config", help="YAML recipe (default: built-in defaults)")
     t.add_argument("--out", help="run folder (default: runs/<config name>)")
     t.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
@@ -26,19 +27,20 @@ def register(subparsers) -> None:
     e = sub.add_parser("evaluate", help="score a classifier on labelled data",
                        description="Score a classifier file on labelled data, from the raw images. By default the "
                                    "held-out test split recorded in the model file is rebuilt and scored.",
-                       epilog=EXIT_CODES_HELP, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     e.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
     e.add_argument("--data", required=True, help="dataset root (any layout dermaseg reads)")
     e.add_argument("--split", default="test", help="split to score: test, val, train, or all")
     e.add_argument("--split-file", default=None, help="CSV image_id,split (instead of the model's own split)")
     e.add_argument("--task", default=None, choices=["auto", "melanoma"],
                    help="melanoma: score as melanoma vs. rest (default: the model's task)")
-    e.add_argument("--tta-views", type=int, default=None, help="dihedral views averaged (default: the model's)")
+    e.add_argument("--tta", type=int, default=None, metavar="N",
+                   help="test-time augmentation: dihedral views averaged, 1-8 (default: the model's)")
     e.add_argument("--crop", default="model", choices=["model", "none", "segmenter"],
                    help="crop to the lesion with the segmentation model first")
     e.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
     e.add_argument("--out", default="classify_evaluation", help="output folder")
-    e.add_argument("--threads", type=int, default=None)
+    e.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
     e.set_defaults(func=_evaluate)
 
     r = sub.add_parser("predict", help="classify images (shipped classifier by default)",
@@ -46,15 +48,16 @@ def register(subparsers) -> None:
                                    "image_id, predicted, one prob_<class> column per class, path and warning (why "
                                    "a prediction should not be trusted: no lesion found, too dark, blurry, tiny), "
                                    "and classification.json listing skipped files with the reason.",
-                       epilog=EXIT_CODES_HELP, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     r.add_argument("paths", nargs="+", metavar="IMAGE|FOLDER")
     r.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
     r.add_argument("--out", default="predictions", help="output folder")
-    r.add_argument("--tta-views", type=int, default=None, help="dihedral views averaged (default: the model's)")
+    r.add_argument("--tta", type=int, default=None, metavar="N",
+                   help="test-time augmentation: dihedral views averaged, 1-8 (default: the model's)")
     r.add_argument("--crop", default="model", choices=["model", "none", "segmenter"],
                    help="crop to the lesion with the segmentation model first")
     r.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
-    r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
     r.add_argument("--no-lesion-check", action="store_true",
                    help="do not run the segmentation model to flag images where no lesion is found")
     r.set_defaults(func=_predict)
@@ -62,11 +65,12 @@ def register(subparsers) -> None:
     c = sub.add_parser("calibrate", help="tune a prior correction (logit adjustment) on the validation split",
                        description="Shift the logits by -tau * log(training prior), tau chosen on the model's own "
                                    "validation split (rebuilt from the model file) to maximise the mean of accuracy "
-                                   "and balanced accuracy. Writes a new model file; the test split is not touched.")
+                                   "and balanced accuracy. Writes a new model file; the test split is not touched.",
+                       formatter_class=HelpFormatter)
     c.add_argument("--model", required=True, help="classifier file")
     c.add_argument("--data", required=True, help="the dataset the model was trained on")
     c.add_argument("--out", required=True, help="calibrated model file to write")
-    c.add_argument("--threads", type=int, default=None)
+    c.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     c.set_defaults(func=_calibrate)
     k = sub.add_parser("classical", help="hand-crafted features with SVM, k-NN and random forest (baselines)",
                        description="GLCM texture, colour histograms and moments and ABCD measurements on the mask "
@@ -74,7 +78,7 @@ def register(subparsers) -> None:
                                    "on the classifier's own split (fit on train+val, scored on test). Features are "
                                    "cached per image in <cache-dir>/handcrafted/: a re-run only fits. Writes "
                                    "results.csv, results.md, metrics.json and per-estimator predictions.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     k.add_argument("--config", default=None, help="recipe whose split to use (default: built-in, 80:20 grouped)")
     k.add_argument("--data", default=None, help="dataset root (default: the recipe's data.root)")
     k.add_argument("--out", default="runs/classical", help="output folder")
@@ -91,23 +95,30 @@ def register(subparsers) -> None:
     k.set_defaults(func=_classical)
     o = sub.add_parser("roc", help="draw melanoma ROC curves of several evaluations on one chart",
                        description="Overlay the roc_melanoma.json files that classify evaluate writes (e.g. the "
-                                   "held-out test split beside another collection) in one PNG.")
+                                   "held-out test split beside another collection) in one PNG.",
+                       formatter_class=HelpFormatter)
     o.add_argument("summaries", nargs="+", metavar="ROC_JSON", help="roc_melanoma.json files")
     o.add_argument("--labels", default=None, help="comma-separated curve labels (default: the folder names)")
-    o.add_argument("--title", default="", help="chart title")
+    o.add_argument("--title", default="", help="chart title (default: none)")
     o.add_argument("--out", required=True, help="PNG to write")
     o.set_defaults(func=_roc)
+    _add_experiment(sub, help="run a comparison grid (sampling x ratio x backbone x seed), resumable")
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
+    # `dermaseg experiment`, before it moved under classify: hidden, kept for one more release.
+    _add_experiment(subparsers).set_defaults(func=_old_experiment)
 
-    x = subparsers.add_parser(
-        "experiment", help="run a comparison grid (sampling x ratio x backbone x seed), resumable",
+
+def _add_experiment(parsers, **kwargs):
+    x = parsers.add_parser(
+        "experiment", formatter_class=HelpFormatter,
         description="Run every cell of a grid file (see configs/experiments/seed_table.yaml). Finished cells are "
                     "skipped, an interrupted cell runs again; results.csv, results.md and results.png are written "
-                    "in the output folder.")
+                    "in the output folder.", **kwargs)
     x.add_argument("grid", help="grid YAML file")
     x.add_argument("--out", default=None, help="output folder (default: the grid's 'out')")
     x.add_argument("--dry-run", action="store_true", help="list the cells and their state, run nothing")
     x.set_defaults(func=_experiment)
+    return x
 
 
 def _user_errors(fn):
@@ -140,7 +151,7 @@ def _evaluate(args) -> int:
     prepare_output_dir(args.out)  # before the model loads and the data are read
 
     report = evaluate_classifier(args.model, args.data, args.out, split=args.split, split_file=args.split_file,
-                                 task=args.task, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
+                                 task=args.task, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
                                  threads=args.threads)
     print(f"accuracy {report['accuracy']:.4f}  balanced accuracy {report['balanced_accuracy']:.4f}  "
           f"macro F1 {report['macro_f1']:.4f}"
@@ -163,15 +174,13 @@ def _calibrate(args) -> int:
 
 @_user_errors
 def _predict(args) -> int:
-    import sys
-
     from dermaseg.classify.predict import Classifier, classify_files, gather_images
     from dermaseg.predict.run import prepare_output_dir, report_inputs
 
     out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
     inputs = gather_images(args.paths)
     report_inputs(inputs)
-    clf = Classifier(args.model, tta_views=args.tta_views, crop=args.crop, segmenter=args.segmenter,
+    clf = Classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
                      threads=args.threads)
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
                             skipped=inputs.skipped, ignored=inputs.ignored)
@@ -222,3 +231,9 @@ def _experiment(args) -> int:
     df = run_grid(args.grid, args.out, dry_run=args.dry_run)
     print(f"{len(df)} finished cell(s)")
     return 0
+
+
+def _old_experiment(args) -> int:
+    print("dermaseg: warning: `dermaseg experiment` is now `dermaseg classify experiment`; the old name will be "
+          "removed in the next release", file=sys.stderr)
+    return _experiment(args)

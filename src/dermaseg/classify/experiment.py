@@ -1,4 +1,4 @@
-"""`dermaseg experiment GRID.yaml`: a comparison grid (sampling x split ratio x backbone x seed ...).
+"""`dermaseg classify experiment GRID.yaml`: a comparison grid (sampling x split ratio x backbone x seed ...).
 
 A grid file names a base recipe, overrides for every cell (the budget), and the axes:
 

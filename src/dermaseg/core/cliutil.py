@@ -1,4 +1,5 @@
-"""What every `dermaseg` subcommand shares: exit statuses and the layout of help pages.
+"""What every `dermaseg` subcommand shares: exit statuses, the layout of help pages, and the
+positional forms some commands had before they took flags.
 
 Exit status, the same for every command that processes many files: 0 every file done,
 3 some files skipped (each listed with its reason), 2 usage error or nothing to do.
@@ -7,6 +8,9 @@ Exit status, the same for every command that processes many files: 0 every file 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from dermaseg.core.errors import UserError
 
 EXIT_OK = 0          # every file done
 EXIT_USAGE = 2       # bad arguments, unusable output folder, or nothing to do
@@ -16,5 +20,36 @@ EXIT_CODES_HELP = ("exit status: 0 every file done; 3 some files skipped (each l
                    "2 usage error, unusable output folder or nothing to do")
 
 
-# Help pages of the many-file commands show each option's default and end with EXIT_CODES_HELP.
-HelpFormatter = argparse.ArgumentDefaultsHelpFormatter
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every help page: each option ends with its default, unless its help states the default
+    already or there is none to state (None, an off switch)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def accept_old_positionals(parser: argparse.ArgumentParser, *dests: str) -> None:
+    """Accept, for one more release and hidden from the help, the positional form a command had
+    before it took these options (`evaluate MODEL DATA` for `--model MODEL --data DATA`)."""
+    parser.add_argument("old_positionals", nargs="*", help=argparse.SUPPRESS)
+    parser.set_defaults(old_positional_dests=dests)
+
+
+def take_old_positionals(args: argparse.Namespace, command: str) -> None:
+    """Move positionals given the old way onto their options, with a one-line note."""
+    values = getattr(args, "old_positionals", None)
+    if not values:
+        return
+    dests = args.old_positional_dests
+    if len(values) > len(dests):
+        raise UserError(f"{command}: unrecognized arguments: {' '.join(values[len(dests):])}")
+    flags = [f"--{d} {v}" for d, v in zip(dests, values)]
+    for dest, value in zip(dests, values):
+        if getattr(args, dest, None) is not None:
+            raise UserError(f"{command}: {value!r} and --{dest} {getattr(args, dest)!r}: give it once, as --{dest}")
+        setattr(args, dest, value)
+    print(f"dermaseg: warning: positional arguments of `dermaseg {command}` are deprecated and will be "
+          f"removed in the next release; write: dermaseg {command} {' '.join(flags)}", file=sys.stderr)

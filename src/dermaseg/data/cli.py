@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
-from dermaseg.core.cliutil import EXIT_OK, EXIT_SKIPPED
+from dermaseg.core.cliutil import EXIT_OK, EXIT_SKIPPED, HelpFormatter
 from dermaseg.core.errors import UserError
 
 
@@ -15,7 +13,8 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("inspect", help="detect the layout, print counts, sizes, coverage, classes and problems",
                        epilog="exit status: 0 every file readable; 3 some files unreadable (listed); 1 with --strict "
-                              "and any problem; 2 usage error or no data found")
+                              "and any problem; 2 usage error or no data found",
+                       formatter_class=HelpFormatter)
     p.add_argument("root", help="data folder (ISIC 2016-2018, HAM10000, PH2, images/+masks/, or a folder of them)")
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any problem is found")
@@ -23,10 +22,10 @@ def register(subparsers) -> None:
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("split", help="write a reproducible train/test or train/val/test split CSV",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("root", help="data folder")
     p.add_argument("--ratios", default="80:20", help="train:test or train:val:test, e.g. 80:20, 70:30, 40:60, 70:10:20")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random assignment")
     p.add_argument("--out", default="split.csv", help="CSV with columns image_id,split")
     p.add_argument("--by-image", action="store_true",
                    help="ignore lesion_id grouping (leaky for HAM10000; for showing the leak only)")

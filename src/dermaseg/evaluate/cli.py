@@ -1,10 +1,10 @@
-"""`dermaseg evaluate CHECKPOINT DATA`."""
+"""`dermaseg evaluate --model MODEL --data DATA`."""
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, HelpFormatter, accept_old_positionals
 from dermaseg.core.errors import UserError
 
 
@@ -15,17 +15,19 @@ def register(subparsers) -> None:
                     "(Jaccard, thresholded Jaccard, Dice, accuracy, sensitivity, specificity), macro-averaged "
                     "over images. Writes masks, per_image.csv, summary.json and figures. Files that cannot be read "
                     "are skipped and listed, with the reason, in summary.json.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("checkpoint", help="model .pt / .ckpt / .onnx or a shipped model name")
-    p.add_argument("data", help="data folder (any layout dermaseg reads)")
+        epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
+    p.add_argument("--model", default=None, help="shipped model name, a .pt/.ckpt/.onnx file or a classical "
+                                                 "baseline (otsu, kmeans) (default: the shipped model)")
+    p.add_argument("--data", default=None, help="data folder with masks (any layout dermaseg reads); required")
     p.add_argument("--split", default="test", help="split to score ('all' for every image)")
     p.add_argument("--split-file", default=None,
                    help="CSV image_id,split (default: the training run's split.csv when the model records it; "
                         "otherwise all images)")
     p.add_argument("--out", default="evaluation", help="output folder")
-    p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the image and its three flips")
     p.add_argument("--no-postprocess", action="store_true", help="no largest-component / hole filling")
-    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's)")
     p.add_argument("--tune-threshold", action="store_true", help="pick the threshold on the validation split")
     p.add_argument("--compare", action="store_true",
                    help="also measure each option's effect (TTA, post-processing, tuned threshold)")
@@ -34,14 +36,17 @@ def register(subparsers) -> None:
     p.add_argument("--exclude", metavar="SPLIT_FILE", default=None,
                    help="never score images this CSV lists as train/val/extra_train (e.g. a model's training split)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
+    accept_old_positionals(p, "model", "data")  # `evaluate MODEL DATA`, before --model and --data
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args) -> int:
     from dermaseg.evaluate.run import evaluate
 
+    if not args.data:
+        raise UserError("evaluate: name the data set to score with --data DATA")
     try:
-        summary = evaluate(args.checkpoint, args.data, args.out, split=None if args.split == "all" else args.split,
+        summary = evaluate(args.model, args.data, args.out, split=None if args.split == "all" else args.split,
                            split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
                            threshold=args.threshold, tune_threshold=args.tune_threshold, compare=args.compare,
                            limit=args.limit, ensemble=args.ensemble, exclude=args.exclude)
@@ -51,7 +56,7 @@ def _evaluate(args) -> int:
     print(f"{summary['n_images']} images: " + "  ".join(f"{k} {summary[k]:.4f}" for k in keys)
           + f"  ({summary['ms_per_image']} ms/image)")
     if "options_compared" in summary:
-        print((__import__("pathlib").Path(args.out) / "options.md").read_text())
+        print((Path(args.out) / "options.md").read_text())
     skipped = summary.get("skipped") or []
     print(f"report written to {args.out}" + (f"; {len(skipped)} image(s) skipped (see summary.json)" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK

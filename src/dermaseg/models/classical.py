@@ -2,7 +2,7 @@
 
 The pre-deep-learning methods every comparison in this field reports. They run behind the
 same interface as a network (`ClassicalBackend`: a prepared batch in, logits out), so
-`dermaseg evaluate otsu DATA` scores them through exactly the path a trained model takes:
+`dermaseg evaluate --model otsu --data DATA` scores them through exactly the path a trained model takes:
 same resize, same restore to the image's own size, same post-processing, same metrics.
 """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from dermaseg.core.cliutil import HelpFormatter
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -12,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list segmentation architectures and encoders",
         description="List the segmentation architectures and encoders dermaseg can build, which encoders "
                     "have ImageNet weights offline, and parameter counts.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--no-params", action="store_true",
                         help="skip parameter counts (they need every model built once: ~10-30 s on a CPU)")
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     from dermaseg.models.classical import METHODS
 
-    print("Classical baselines (no training; use the name as the model, e.g. `dermaseg evaluate otsu DATA`)")
+    print("Classical baselines (no training; use the name as the model, "
+          "e.g. `dermaseg evaluate --model otsu --data DATA`)")
     print(_table([[name, description] for name, (_, description) in METHODS.items()], ["name", "method"]))
     print()
     print("Any timm model also works with the smp architectures as 'tu-NAME' (e.g. tu-convnext_atto).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, HelpFormatter
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, HelpFormatter, accept_old_positionals
 from dermaseg.core.errors import UserError
 
 
@@ -21,12 +21,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", default="predictions", help="output folder")
     p.add_argument("--model", default=None, help="shipped model name, a .pt/.ckpt file or an exported .onnx "
                                                  "(default: the shipped model)")
-    p.add_argument("--tta", action="store_true", help="flip test-time augmentation (4 passes)")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the image and its three flips")
     p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's)")
     p.add_argument("--no-postprocess", action="store_true", help="keep every component and hole")
     p.add_argument("--mm-per-pixel", type=float, default=None, help="scale, for measurements in mm")
     p.add_argument("--shard", default=None, metavar="i/N", help="process only the i-th of N shards (0-based)")
-    p.add_argument("--no-overlay", action="store_true", help="skip the overlay PNGs")
+    p.add_argument("--no-overlay", action="store_true", help="skip the overlay JPEGs")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.add_argument("--batch-size", type=int, default=4, help="images per network call")
     p.set_defaults(func=_predict)
@@ -36,13 +37,15 @@ def register(subparsers) -> None:
                                           "model's PyTorch weights) to ONNX, dynamic batch and size, with its "
                                           "task, classes, preprocessing, threshold, provenance and held-out "
                                           "figures stored as metadata. `--shipped` regenerates every shipped "
-                                          "ONNX file from its .pt (run it after the weights change).")
-    p.add_argument("checkpoint", nargs="?", help="model .pt / Lightning .ckpt / shipped model name")
+                                          "ONNX file from its .pt (run it after the weights change).",
+                              formatter_class=HelpFormatter)
+    p.add_argument("--model", default=None, help="model .pt / Lightning .ckpt / shipped model name")
     p.add_argument("--shipped", action="store_true", help="regenerate every shipped ONNX file in the package")
-    p.add_argument("--format", default="onnx", choices=["onnx"])
-    p.add_argument("--out", default=None, help="output file (default: <checkpoint stem>.onnx)")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
+    p.add_argument("--out", default=None, help="output file (default: <model file stem>.onnx)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version")
     p.add_argument("--static", action="store_true", help="fixed 1x3xSxS input instead of dynamic batch/size")
+    accept_old_positionals(p, "model")  # `export MODEL`, before --model
     p.set_defaults(func=_export)
 
 
@@ -93,12 +96,12 @@ def _export(args) -> int:
         for out in export_shipped(opset=args.opset):
             print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
         return 0
-    if not args.checkpoint:
-        raise UserError("export: name a model file or shipped model, or pass --shipped")
-    name = args.checkpoint if args.checkpoint in SHIPPED else None
-    source = SHIPPED[name].torch_path if name else Path(args.checkpoint)
+    if not args.model:
+        raise UserError("export: name a model file or shipped model with --model, or pass --shipped")
+    name = args.model if args.model in SHIPPED else None
+    source = SHIPPED[name].torch_path if name else Path(args.model)
     if not source.is_file():
-        raise UserError(f"{args.checkpoint}: no such model file, and not a shipped model name "
+        raise UserError(f"{args.model}: no such model file, and not a shipped model name "
                         f"(shipped: {', '.join(SHIPPED)})")
     out = Path(args.out) if args.out else Path(source.stem + ".onnx")
     export_onnx(source, out, opset=args.opset, dynamic=not args.static, name=name)

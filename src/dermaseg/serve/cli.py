@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
+from dermaseg.core.cliutil import HelpFormatter
 from dermaseg.core.errors import UserError
 from dermaseg.serve.limits import MB, Limits, default_workers
 
@@ -14,9 +13,9 @@ def register(subparsers) -> None:
         "serve", help="web page and HTTP API (segment, measure, classify)",
         description="Serve the web page at http://HOST:PORT/ and the HTTP API under /v1 (OpenAPI at /docs). "
                     "Binds 127.0.0.1 by default: only this machine can reach it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 opens it to the network)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--model", default=None, help="segmentation model: shipped name, .pt/.ckpt or .onnx "
                                                  "(default: the shipped one, its .onnx export when present)")
     p.add_argument("--classifier", default=None, help="classifier: shipped name or file (default: the shipped one)")

@@ -42,7 +42,7 @@ class Engines:
                 import torch  # noqa: F401
             except ImportError:
                 raise ValueError(f"{path} is a PyTorch model and torch is not installed: export it to ONNX "
-                                 f"(`dermaseg export {model or 'isic-unet-lite0'}` on a machine with torch) "
+                                 f"(`dermaseg export --model {model or 'isic-unet-lite0'}` on a machine with torch) "
                                  "and pass --model FILE.onnx") from None
         segmenter = Segmenter(path, threads=threads)
         # Report the name the user gave (or the shipped default's), not the file it resolved to.

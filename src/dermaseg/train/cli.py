@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dermaseg.core.cliutil import HelpFormatter
 from dermaseg.core.errors import UserError
 
 
@@ -10,7 +11,8 @@ def register(subparsers) -> None:
         "train", help="train a segmentation model from a YAML recipe (resumes an interrupted run)",
         description="Train a lesion segmentation model. Recipes live in configs/*.yaml; any key can be overridden "
                     "as key.sub=value (e.g. train.epochs=5 model.encoder=resnet34). Re-running the same command "
-                    "on the same --out folder resumes from its last checkpoint.")
+                    "on the same --out folder resumes from its last checkpoint.",
+        formatter_class=HelpFormatter)
     p.add_argument("--config", help="YAML recipe (default: built-in defaults)")
     p.add_argument("--out", help="run folder (default: runs/<config name>)")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
@@ -21,7 +23,8 @@ def register(subparsers) -> None:
         description="Run a comparison study: every row of STUDY.yaml (a classical method, or the base recipe "
                     "with overrides at the study's shared budget) is trained if needed, then scored on the "
                     "test split. Writes results.csv, results.md and learning_curves.png; finished rows are "
-                    "not trained again.")
+                    "not trained again.",
+        formatter_class=HelpFormatter)
     s.add_argument("study", help="study file, e.g. configs/studies/isic2017_architectures.yaml")
     s.add_argument("--out", help="study folder (default: the file's 'out', else runs/studies/<name>)")
     s.add_argument("--only", nargs="*", metavar="ROW", help="run only these rows (name or slug)")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from dermaseg.core.cliutil import EXIT_USAGE, HelpFormatter, accept_old_positionals
 from dermaseg.core.errors import UserError
 
 
@@ -12,14 +12,14 @@ def register(subparsers) -> None:
     augment = subparsers.add_parser("augment", help="preview augmentation and preprocessing",
                                     description="See what a pipeline config does to your images.")
     actions = augment.add_subparsers(dest="augment_command", metavar="ACTION")
-    augment.set_defaults(func=lambda args: augment.print_help() or 1)
+    augment.set_defaults(func=lambda args: augment.print_help() or EXIT_USAGE)
 
     preview = actions.add_parser(
         "preview", help="write PNG grids of augmented images and of each preprocessing step",
         description="Writes OUT (originals and augmented versions with mask contours) and "
                     "OUT_preprocess (each preprocessing step, and the config's chain).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    preview.add_argument("data", metavar="DATA", help="a dataset root that open_dataset() reads")
+        formatter_class=HelpFormatter)
+    preview.add_argument("--data", default=None, help="data set root (any layout dermaseg reads); required")
     preview.add_argument("--n", type=int, default=8, help="number of images")
     preview.add_argument("--out", type=Path, default=Path("grid.png"), help="augmentation grid PNG")
     preview.add_argument("--config", type=Path, default=None,
@@ -28,6 +28,7 @@ def register(subparsers) -> None:
     preview.add_argument("--seed", type=int, default=0, help="seed for picking images and augmenting")
     preview.add_argument("--ids", nargs="+", default=None, help="image ids to show instead of a random pick")
     preview.add_argument("--versions", type=int, default=3, help="augmented versions per image")
+    accept_old_positionals(preview, "data")  # `augment preview DATA`, before --data
     preview.set_defaults(func=run_preview)
 
 
@@ -57,6 +58,8 @@ def run_preview(args) -> int:
     from dermaseg.data.readers import open_dataset
     from dermaseg.transforms import preview
 
+    if not args.data:
+        raise UserError("augment preview: name the data set with --data DATA")
     if args.n < 1 or args.versions < 1:
         raise UserError("--n and --versions must be at least 1")
     config = load_config(args.config)
