@@ -219,6 +219,108 @@ def test_tiny_two_epoch_run_writes_every_artifact(tiny_data, tmp_path, stages, s
     assert np.allclose(clf.predict_proba(images), probs, atol=2e-3)
 
 
+# --- whole-network runs checkpoint every epoch and resume ------------------------------------------
+
+@pytest.fixture
+def one_thread():
+    """train.threads=1 sets torch's thread count for the process: put it back afterwards."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def whole_network_config(root: Path, cache: Path, epochs: int, *extra: str) -> dict:
+    from dermaseg.classify.config import load_config
+
+    # fp32 for determinism: the same numbers whether or not this CPU runs bf16; one thread keeps
+    # these small runs quick on a busy machine
+    return load_config(None, tiny_overrides(root, cache, "all")
+                       + [f"train.epochs={epochs}", "train.precision=32-true", "train.tta_views=1", "train.threads=1",
+                          *extra])
+
+
+def history_rows(run: Path) -> list[dict]:
+    return list(csv.DictReader(open(run / "history.csv")))
+
+
+def test_interrupted_whole_network_run_resumes_where_it_stopped(tiny_data, tmp_path, monkeypatch, one_thread):
+    from dermaseg.classify import module as M
+    from dermaseg.classify.train import train_classifier
+
+    config = whole_network_config(tiny_data, tmp_path / "cache", 2)
+    straight = train_classifier(config, tmp_path / "straight")
+    assert straight["precision"] == "32-true" and straight["resumed_from"] is None
+
+    run = tmp_path / "run"
+    start_epoch = M.ClassifierModule.on_train_epoch_start
+
+    def stop_at_second_epoch(self):
+        if self.current_epoch == 1:
+            raise RuntimeError("power cut")
+        return start_epoch(self)
+
+    monkeypatch.setattr(M.ClassifierModule, "on_train_epoch_start", stop_at_second_epoch)
+    with pytest.raises(RuntimeError, match="power cut"):
+        train_classifier(config, run)
+    assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "summary.json").exists()
+    first_session = history_rows(run)
+    assert [r["epoch"] for r in first_session] == ["0"]
+
+    monkeypatch.undo()
+    summary = train_classifier(config, run)
+    assert summary["resumed_from"] == str(run / "checkpoints" / "last.ckpt")
+    rows = history_rows(run)
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert rows[0] == first_session[0]          # epoch 0 was not trained again
+    # the same run as without the interruption: sampler, RNG and schedule went on unchanged
+    assert summary["best_epoch"] == straight["best_epoch"]
+    for a, b in zip(rows, history_rows(tmp_path / "straight")):
+        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-5)
+        assert float(a["lr"]) == pytest.approx(float(b["lr"]))
+    probs = [np.loadtxt(r / "predictions.csv", delimiter=",", skiprows=1, usecols=(3, 4, 5))
+             for r in (run, tmp_path / "straight")]
+    assert np.allclose(probs[0], probs[1], atol=1e-5)
+
+
+def test_raising_epochs_continues_a_finished_whole_network_run(tiny_data, tmp_path, one_thread):
+    import math
+
+    from dermaseg.classify.train import train_classifier
+
+    run = tmp_path / "run"
+    train_classifier(whole_network_config(tiny_data, tmp_path / "cache", 1), run)
+    first = history_rows(run)
+    summary = train_classifier(whole_network_config(tiny_data, tmp_path / "cache", 3), run)
+    rows = history_rows(run)
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"] and rows[0] == first[0]
+    assert summary["epochs_run"] == 3 and summary["resumed_from"]
+    scores = [float(r["val_balanced_accuracy"]) for r in rows]
+    assert summary["best_epoch"] == int(np.argmax(scores))      # chosen over both sessions
+    assert json.loads((run / "metrics.json").read_text())["best_epoch"] == summary["best_epoch"]
+    assert all(float(r["images_per_second"]) > 0 for r in rows)
+    # the cosine schedule is stretched to 3 epochs: the rows' rates follow the 3-epoch curve
+    lr, eta_min = 0.003, 0.003 * 0.01
+    for e in (1, 2):
+        expected = eta_min + (lr - eta_min) * (1 + math.cos(math.pi * (e + 1) / 3)) / 2
+        assert float(rows[e]["lr"]) == pytest.approx(expected, rel=1e-6)
+    # anything but the training budget is another run
+    with pytest.raises(ValueError, match="different config"):
+        train_classifier(whole_network_config(tiny_data, tmp_path / "cache", 3, "train.lr=0.001"), run)
+
+
+def test_finetune_recipe_and_precision_keys():
+    from dermaseg.classify.config import load_config
+    from dermaseg.transforms.augment import build_augment
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "classify_ham10000_lite0_finetune.yaml")
+    t = config["train"]
+    assert t["trainable_stages"] == "all" and config["pipeline"]["size"] == 224 and t["precision"] is None
+    assert len(build_augment(t["augment"], 0).transforms) == 3
+    for bad in ("train.precision=bf16-true", "train.accelerator=tpu"):
+        with pytest.raises(ValueError, match=bad.split("=")[0]):
+            load_config(None, [bad])
+
+
 # --- the grid resumes after an interrupted cell ---------------------------------------------------
 
 def test_grid_skips_finished_cells_and_reruns_an_interrupted_one(tiny_data, tmp_path):
@@ -300,3 +402,32 @@ def test_logit_adjustment_trades_towards_balanced_accuracy():
     assert tau > 0 and by_tau[tau]["balanced_accuracy"] > by_tau[0.0]["balanced_accuracy"] + 0.05
     shifted = adjust(probs, -tau * np.log(prior))
     assert np.allclose(shifted.sum(1), 1) and adjust(probs, None) is probs
+
+
+def test_expected_calibration_error_by_hand():
+    from dermaseg.classify.metrics import expected_calibration_error
+
+    # two bins used: confidence 0.9 (3 right of 4) and 0.6 (1 right of 2)
+    prob = np.array([[0.9, 0.1]] * 4 + [[0.4, 0.6]] * 2)
+    y = np.array([0, 0, 0, 1, 1, 0])
+    expected = 4 / 6 * abs(0.75 - 0.9) + 2 / 6 * abs(0.5 - 0.6)
+    assert expected_calibration_error(y, prob) == pytest.approx(expected)
+    assert classification_metrics(y, prob, ["a", "b"])["ece"] == pytest.approx(expected)
+
+
+def test_temperature_scaling_repairs_overconfidence_without_changing_predictions():
+    from dermaseg.classify.calibrate import adjust, fit_temperature
+    from dermaseg.classify.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, size=4000)
+    x = rng.normal(size=(4000, 4)) + 1.5 * np.eye(4)[y]
+    logits = 1.5 * x                                          # the true posterior's logits for this x
+    calibrated = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    overconfident = adjust(calibrated, None, 0.4)          # logits x 2.5
+    t = fit_temperature(overconfident, y)
+    assert t == pytest.approx(2.5, rel=0.1)
+    repaired = adjust(overconfident, None, t)
+    assert (repaired.argmax(1) == overconfident.argmax(1)).all()
+    assert expected_calibration_error(y, overconfident) > 0.1
+    assert expected_calibration_error(y, repaired) < 0.03

@@ -54,8 +54,18 @@ DEFAULTS: dict = {
         "max_time_minutes": None,
         "threads": None,                     # torch CPU threads (default: torch's choice)
         "progress": True,
+        # whole-network mode (trainable_stages: all); cached mode trains on the CPU in fp32
+        "accelerator": "auto",               # auto: a CUDA GPU when present, else the CPU | cpu | gpu
+        "precision": None,                   # null: bf16-mixed where the GPU or CPU runs bf16 natively, else
+                                             # 16-mixed (GPU) / 32-true | 32-true | bf16-mixed | 16-mixed (GPU)
+        "channels_last": True,               # NHWC memory layout: faster convolutions, above all under bf16
     },
 }
+
+
+# Mixed precision keeps the weights (and what is saved) in fp32; bf16-true / 16-true are left out.
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | None = None,
@@ -94,6 +104,10 @@ def validate(config: dict) -> None:
         raise ValueError(f"train.tta_views must lie in 1..8, got {t['tta_views']}")
     if stages != "all" and int(t["views"]) < int(t["tta_views"]):
         raise ValueError(f"train.views ({t['views']}) must be at least train.tta_views ({t['tta_views']})")
+    if t["precision"] is not None and t["precision"] not in PRECISIONS:
+        raise ValueError(f"train.precision must be null or one of {PRECISIONS}, got {t['precision']!r}")
+    if t["accelerator"] not in ACCELERATORS:
+        raise ValueError(f"train.accelerator must be one of {ACCELERATORS}, got {t['accelerator']!r}")
     if t["select"] not in ("balanced_accuracy", "accuracy", "macro_f1", "loss"):
         raise ValueError(f"train.select must be balanced_accuracy, accuracy, macro_f1 or loss, got {t['select']!r}")
     PipelineConfig.from_dict(pipeline_dict(config))

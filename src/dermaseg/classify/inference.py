@@ -33,20 +33,41 @@ def predict_cached(tail, views: list[np.ndarray], rows, tta_views: int = 1, batc
     return total / int(tta_views)
 
 
-def predict_images(model, images, normalise: str, tta_views: int = 1, batch_size: int = 32) -> np.ndarray:
-    """Softmax of `model` on prepared uint8 images (N, S, S, 3), averaged over dihedral views."""
+def autocast(device_type: str, precision: str | None):
+    """The autocast context that Lightning's `precision` applies to a training step (fp32: none)."""
+    import contextlib
+
     import torch
 
+    if precision == "bf16-mixed":
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    if precision == "16-mixed":
+        return torch.autocast(device_type, dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def predict_images(model, images, normalise: str, tta_views: int = 1, batch_size: int = 32,
+                   precision: str | None = None, channels_last: bool = False) -> np.ndarray:
+    """Softmax of `model` on prepared uint8 images (N, S, S, 3), averaged over dihedral views.
+
+    Runs on the device the model is on; `precision` (a Lightning name, e.g. "bf16-mixed")
+    autocasts the forward pass as training does, None or "32-true" computes in fp32.
+    """
+    import torch
+
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = []
-    with torch.inference_mode():
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    with torch.inference_mode(), autocast(device.type, precision):
         for s in range(0, len(images), batch_size):
             x = torch.from_numpy(np.stack([normalise_image(np.asarray(im), normalise)
-                                           for im in images[s:s + batch_size]]))
-            probs = sum(torch.softmax(model(dihedral_chw(x, v).contiguous()).float(), dim=1)
+                                           for im in images[s:s + batch_size]])).to(device)
+            probs = sum(torch.softmax(model(dihedral_chw(x, v).contiguous(memory_format=memory_format)).float(),
+                                      dim=1)
                         for v in range(int(tta_views))) / int(tta_views)
-            out.append(probs.numpy())
+            out.append(probs.cpu().numpy())
     model.train(was_training)
     return np.concatenate(out)
 

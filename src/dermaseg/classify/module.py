@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import math
+import sys
 import time
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 
 from dermaseg.classify.data import dihedral
 from dermaseg.classify.metrics import classification_metrics
@@ -72,14 +75,18 @@ class ClassifierModule(L.LightningModule):
     """Cross-entropy training of `net` (a Tail on cached features, or a whole network).
 
     `backbone_params` (whole-network mode) get `lr * backbone_lr_factor` and stay frozen,
-    BatchNorm statistics included, for the first `freeze_epochs` epochs.
+    BatchNorm statistics included, for the first `freeze_epochs` epochs. `channels_last`: the
+    network is in NHWC memory layout and its inputs are put in the same layout.
     """
 
     def __init__(self, net: torch.nn.Module, head_params: list, backbone_params: list, train_cfg: dict,
                  loss_weights: np.ndarray | None = None, frozen_modules: list | None = None,
-                 backbone_modules: list | None = None):
+                 backbone_modules: list | None = None, channels_last: bool = False):
         super().__init__()
         self.backbone_modules = backbone_modules or []
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
         self.net = net
         self.head_params, self.backbone_params = head_params, backbone_params
         self.t = train_cfg
@@ -87,9 +94,27 @@ class ClassifierModule(L.LightningModule):
         weight = torch.tensor(loss_weights, dtype=torch.float32) if loss_weights is not None else None
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=float(train_cfg["label_smoothing"]))
         self.epoch_losses: list[float] = []
+        self.epoch_images = 0
 
     def forward(self, x):
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
+
+    def on_train_start(self):
+        # A resumed run whose epoch count was raised: the cosine schedule stretches to the new
+        # length and goes on from the learning rate the longer curve has at this epoch.
+        epochs = max(1, int(self.t["epochs"]))
+        for config in self.trainer.lr_scheduler_configs:
+            s = config.scheduler
+            if isinstance(s, torch.optim.lr_scheduler.CosineAnnealingLR) and s.T_max != epochs:
+                s.T_max = epochs
+                done = min(int(s.last_epoch), epochs)
+                lrs = [s.eta_min + (base - s.eta_min) * (1 + math.cos(math.pi * done / epochs)) / 2
+                       for base in s.base_lrs]
+                for group, lr in zip(s.optimizer.param_groups, lrs):
+                    group["lr"] = lr
+                s._last_lr = lrs
 
     def on_train_epoch_start(self):
         frozen = self.current_epoch < int(self.t["freeze_epochs"] or 0) and self.backbone_params
@@ -104,6 +129,7 @@ class ClassifierModule(L.LightningModule):
             for m in self.backbone_modules:
                 m.eval()
         self.epoch_losses = []
+        self.epoch_images = 0
         loader = self.trainer.train_dataloader
         if hasattr(getattr(loader, "dataset", None), "set_epoch"):
             loader.dataset.set_epoch(self.current_epoch)
@@ -112,6 +138,7 @@ class ClassifierModule(L.LightningModule):
         x, y = batch
         loss = self.loss_fn(self(x), y)
         self.epoch_losses.append(float(loss.detach()))
+        self.epoch_images += len(y)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
 
@@ -136,18 +163,25 @@ class ClassifierModule(L.LightningModule):
 
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1",
-                   "lr", "seconds"]
+                   "lr", "seconds", "images_per_second"]
 
 
 class Validation(L.Callback):
-    """After each training epoch: validation figures, history.csv, learning curves, best state kept."""
+    """After each training epoch: validation figures, history.csv, learning curves, best state kept.
 
-    def __init__(self, predict_val, val_labels, class_names, run_dir: Path, select: str = "balanced_accuracy"):
+    Its state (the history rows and the best epoch with its weights and figures) travels in
+    Lightning checkpoints, so that a resumed run goes on with the same history and best epoch.
+    `echo`: one line per epoch on stderr (losses, figures, seconds, training images per second).
+    """
+
+    def __init__(self, predict_val, val_labels, class_names, run_dir: Path, select: str = "balanced_accuracy",
+                 echo: bool = False):
         self.predict_val = predict_val        # () -> probabilities (n_val, k)
         self.val_labels = np.asarray(val_labels)
         self.class_names = class_names
         self.run_dir = Path(run_dir)
         self.select = select
+        self.echo = echo
         self.best_score = -math.inf
         self.best_epoch = None
         self.best_state = None
@@ -155,10 +189,23 @@ class Validation(L.Callback):
         self.rows: list[dict] = []
         self._start = time.perf_counter()
 
+    def state_dict(self) -> dict:
+        # tensors and JSON text only: the checkpoint loads with torch.load(weights_only=True)
+        return {"best_score": float(self.best_score), "best_epoch": self.best_epoch, "best_state": self.best_state,
+                "best_metrics": json.dumps(self.best_metrics), "rows": json.dumps(self.rows)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_score, self.best_epoch = float(state["best_score"]), state["best_epoch"]
+        self.best_state = state["best_state"]
+        self.best_metrics = json.loads(state["best_metrics"])
+        self.rows = json.loads(state["rows"])
+
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module):
+        train_seconds = time.perf_counter() - self._start
+        n_images = int(getattr(pl_module, "epoch_images", 0))
         probs = self.predict_val()
         m = classification_metrics(self.val_labels, probs, self.class_names)
         p = np.clip(probs[np.arange(len(self.val_labels)), self.val_labels], 1e-12, 1.0)
@@ -168,8 +215,9 @@ class Validation(L.Callback):
                "val_loss": val_loss, "val_accuracy": m["accuracy"],
                "val_balanced_accuracy": m["balanced_accuracy"], "val_macro_f1": m["macro_f1"],
                "lr": trainer.optimizers[0].param_groups[0]["lr"],
-               "seconds": round(time.perf_counter() - self._start, 1)}
-        self.rows.append(row)
+               "seconds": round(time.perf_counter() - self._start, 1),
+               "images_per_second": round(n_images / train_seconds, 2) if train_seconds > 0 else float("nan")}
+        self.rows = [r for r in self.rows if int(r["epoch"]) < row["epoch"]] + [row]
         with open(self.run_dir / "history.csv", "w", newline="") as fh:
             w = csv.DictWriter(fh, HISTORY_COLUMNS)
             w.writeheader()
@@ -178,8 +226,54 @@ class Validation(L.Callback):
 
         plot_history(self.run_dir / "history.csv", self.run_dir / "learning_curves.png", self.select)
         score = -val_loss if self.select == "loss" else m[self.select]
-        if score > self.best_score:
+        improved = score > self.best_score
+        if improved:
             self.best_score, self.best_epoch, self.best_metrics = score, trainer.current_epoch, m
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in pl_module.net.state_dict().items()})
+        if self.echo:
+            print(f"epoch {row['epoch'] + 1}/{trainer.max_epochs}: train loss {row['train_loss']:.4f}, "
+                  f"val loss {val_loss:.4f}, accuracy {m['accuracy']:.3f}, balanced accuracy "
+                  f"{m['balanced_accuracy']:.3f}{' (best so far)' if improved else ''}; {row['seconds']:.0f} s, "
+                  f"{row['images_per_second']:.1f} training images/s", file=sys.stderr, flush=True)
         pl_module.log("val_balanced_accuracy", m["balanced_accuracy"], prog_bar=True)
         pl_module.log("val_accuracy", m["accuracy"], prog_bar=True)
+
+
+class SamplingState(L.Callback):
+    """Keeps the training sampler's generator and torch's global RNG in Lightning checkpoints.
+
+    Which images an epoch draws, and the dropout masks, then go on after a resume as they
+    would have without the interruption.
+    """
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def state_dict(self) -> dict:
+        state = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class EpochCheckpoint(Checkpoint):
+    """Writes the full training state to `path` after every epoch (atomically: a tmp file renamed).
+
+    A Checkpoint subclass, so Lightning runs it after the other callbacks (the checkpoint
+    holds the epoch's history row and best state) and adds no default ModelCheckpoint.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        trainer.save_checkpoint(tmp, weights_only=False)   # everything, optimiser and loops included
+        tmp.replace(self.path)

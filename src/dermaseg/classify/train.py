@@ -11,7 +11,16 @@ Two training modes (train.trainable_stages):
 - an integer N: the network's first stages stay frozen at their ImageNet weights; their output
   for every image and view is computed once and cached, and only the last N stages and the
   classifier train (N = 0: a linear probe). This is what makes CPU training affordable.
-- ``all``: the whole network fine-tunes on images (classifier-only for `freeze_epochs` first).
+- ``all``: the whole network fine-tunes on images (classifier-only for `freeze_epochs` first),
+  on a CUDA GPU when present (train.accelerator), in bf16 mixed precision where the GPU or CPU
+  runs it natively (train.precision) and in NHWC memory layout (train.channels_last). After
+  each epoch checkpoints/last.ckpt holds everything needed to go on (weights, optimiser,
+  schedule, sampler, the history and the best epoch so far); running the same command again
+  on the folder resumes from it, and a run whose train.epochs or train.max_time_minutes was
+  raised goes on from where it stopped (the cosine schedule stretched to the new length). The
+  time limit counts all the sessions of a run together. The kept epoch is chosen on
+  validation figures computed at the training precision; the held-out figures and
+  predictions.csv are computed in fp32, as the model file predicts.
 """
 
 from __future__ import annotations
@@ -89,6 +98,47 @@ def write_predictions(path: Path, image_ids, y_true, probs, class_names, true_na
     df.to_csv(path, index=False)
 
 
+# Keys a resumed whole-network run may change: how long it trains, not what it trains.
+BUDGET_KEYS = ("epochs", "max_time_minutes")
+
+
+def _without_budget(config: dict) -> dict:
+    import copy
+
+    c = copy.deepcopy(config)
+    for key in BUDGET_KEYS:
+        c["train"].pop(key, None)
+    return c
+
+
+def device_and_precision(config: dict) -> tuple[str, str]:
+    """(Lightning accelerator, precision) of a run: the CPU in fp32 for the cached mode."""
+    import torch
+
+    from dermaseg.train.run import default_precision, uses_gpu
+
+    t = config["train"]
+    if t["trainable_stages"] != "all":
+        return "cpu", "32-true"
+    accelerator = t["accelerator"]
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.accelerator is {accelerator!r} but torch finds no CUDA GPU; use auto or cpu")
+    device = "gpu" if uses_gpu(accelerator) else "cpu"
+    precision = t["precision"] or default_precision(accelerator)
+    if device == "cpu" and precision == "16-mixed":
+        raise ValueError("train.precision 16-mixed needs a CUDA GPU; on the CPU use bf16-mixed or 32-true")
+    return device, precision
+
+
+def describe_device(device: str) -> str:
+    import torch
+
+    if device == "gpu":
+        return f"GPU ({torch.cuda.get_device_name(0)})"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"
+
+
 def train_classifier(config: dict, run_dir: Path | str) -> dict:
     """Fit one classifier, evaluate it on the held-out test split, write the run folder."""
     import lightning as L
@@ -118,13 +168,26 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.yaml"
-    if config_path.exists() and yaml.safe_load(config_path.read_text()) != config:
-        raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); use another --out folder")
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    (run_dir / "environment.json").write_text(json.dumps(environment(config), indent=2))
     t, d, m = config["train"], config["data"], config["model"]
+    cached = t["trainable_stages"] != "all"
+    last_ckpt = run_dir / "checkpoints" / "last.ckpt"
+    resume_from = last_ckpt if not cached and last_ckpt.is_file() else None
+    if config_path.exists():
+        before = yaml.safe_load(config_path.read_text())
+        if before != config and not (resume_from and _without_budget(before) == _without_budget(config)):
+            raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); use another --out "
+                             "folder (a whole-network run with a checkpoint may change only "
+                             f"{' and '.join('train.' + k for k in BUDGET_KEYS)} to go on)")
+    elif resume_from:
+        raise ValueError(f"{run_dir} holds {resume_from} but no config.yaml; use another --out folder")
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = environment(config)
+    if resume_from:
+        env["resumed_from"] = str(resume_from)
+    (run_dir / "environment.json").write_text(json.dumps(env, indent=2))
     if t["threads"]:
         torch.set_num_threads(int(t["threads"]))
+    device, precision = device_and_precision(config)
     seed = int(config["seed"])
     L.seed_everything(seed, workers=True, verbose=False)
     progress = bool(t["progress"])
@@ -151,8 +214,8 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
 
     # network: whole, or frozen prefix (cached) + trainable tail
     model = build_classifier(m["backbone"], len(names), m["weights"], m["dropout"])
-    cached = t["trainable_stages"] != "all"
     tta = int(t["tta_views"])
+    channels_last = not cached and bool(t["channels_last"])
     epoch_rows = rows["train"][sampling.indices]   # resampled training rows (all of them for the others)
     if cached:
         prefix, tail = split_model(model, int(t["trainable_stages"]))
@@ -180,10 +243,12 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
         head = head_parameters(model)
         head_ids = {id(p) for p in head}
         backbone = [p for p in model.parameters() if id(p) not in head_ids]
-        module = ClassifierModule(model, head, backbone, t, sampling.loss_weights, backbone_modules=stages(model))
+        module = ClassifierModule(model, head, backbone, t, sampling.loss_weights, backbone_modules=stages(model),
+                                  channels_last=channels_last)
 
-        def predict_rows(r):
-            return predict_images(model, [images[i] for i in r], pipe.normalise, tta)
+        def predict_rows(r, precision=None):
+            return predict_images(model, [images[i] for i in r], pipe.normalise, tta, precision=precision,
+                                  channels_last=channels_last)
 
     # which training images an epoch sees: one pass over the (resampled) set, or a fixed number of
     # draws (samples_per_epoch), so that techniques compare at equal compute
@@ -199,20 +264,38 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
                                          persistent_workers=int(t["num_workers"]) > 0,
                                          drop_last=len(sampler) > int(t["batch_size"]))
 
-    validation = Validation(lambda: predict_rows(rows["val"]), y[rows["val"]], names, run_dir, t["select"])
-    trainer = L.Trainer(max_epochs=int(t["epochs"]), accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
-                        num_sanity_val_steps=0, callbacks=[validation], default_root_dir=run_dir,
+    if cached:
+        validation = Validation(lambda: predict_rows(rows["val"]), y[rows["val"]], names, run_dir, t["select"],
+                                echo=True)
+        callbacks = [validation]
+    else:
+        from dermaseg.classify.module import EpochCheckpoint, SamplingState
+
+        validation = Validation(lambda: predict_rows(rows["val"], precision), y[rows["val"]], names, run_dir,
+                                t["select"], echo=True)
+        # last.ckpt after every epoch (after Validation has updated the best epoch): the resume point
+        callbacks = [validation, SamplingState(gen), EpochCheckpoint(last_ckpt)]
+    what = f"cached features, last {t['trainable_stages']} stage(s) trained" if cached else "whole network"
+    print(f"classify: {what} on {describe_device(device)}, precision {precision}"
+          + (", channels_last" if channels_last else "")
+          + (f"; resuming from {resume_from}" if resume_from else ""), file=sys.stderr, flush=True)
+    trainer = L.Trainer(max_epochs=int(t["epochs"]), accelerator=device, devices=1, precision=precision,
+                        logger=False, enable_checkpointing=not cached, enable_model_summary=False,
+                        enable_progress_bar=progress, num_sanity_val_steps=0, callbacks=callbacks,
+                        default_root_dir=run_dir,
                         max_time=timedelta(minutes=float(t["max_time_minutes"])) if t["max_time_minutes"] else None)
     fit_start = time.perf_counter()
-    trainer.fit(module, loader)
+    trainer.fit(module, loader, ckpt_path=str(resume_from) if resume_from else None)
     fit_seconds = time.perf_counter() - fit_start
     if validation.best_state is None:
         raise ValueError("training stopped before the first epoch finished; nothing to keep")
     module.net.load_state_dict(validation.best_state)
 
-    # held-out figures with the kept epoch
+    # held-out figures with the kept epoch, in fp32 as the model file predicts (on the GPU if one trained)
+    if device == "gpu":
+        model.to("cuda")
     probs = predict_rows(rows["test"])
+    model.cpu()
     test_metrics = classification_metrics(y[rows["test"]], probs, names)
     test_ids = [ids[i] for i in rows["test"]]
     write_predictions(run_dir / "predictions.csv", test_ids, y[rows["test"]], probs, names)
@@ -229,7 +312,7 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
         "split": {"ratios": str(d["ratios"]), "mode": d["split"], "split_seed": int(d["split_seed"]),
                   "val_fraction": float(d["val_fraction"]), "limit_images": d["limit_images"], "seed": seed,
                   "split_file": d["split_file"], "n_test": len(test_ids), "reported_on": test_name},
-        "sampling": t["sampling"], "best_epoch": validation.best_epoch,
+        "sampling": t["sampling"], "best_epoch": validation.best_epoch, "precision": precision,
         "val": _headline(validation.best_metrics), test_name: _headline(test_metrics),
     }
     crop = cropper.describe() if cropper is not None else None
@@ -242,7 +325,9 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     summary = {"run_dir": str(run_dir), "recipe": recipe, "sampling": t["sampling"], "backbone": m["backbone"],
                "ratios": str(d["ratios"]), "split": d["split"], "seed": seed, "epochs_run": len(validation.rows),
-               "best_epoch": validation.best_epoch, "fit_seconds": round(fit_seconds, 1),
+               "best_epoch": validation.best_epoch, "device": describe_device(device), "precision": precision,
+               "resumed_from": str(resume_from) if resume_from else None,
+               "fit_seconds": round(fit_seconds, 1),   # this session; history.csv has every epoch's seconds
                "total_seconds": round(time.perf_counter() - started, 1),
                "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])), "n_test": len(test_ids),
                "evaluated_on": test_name, **_headline(test_metrics)}
