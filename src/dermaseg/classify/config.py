@@ -50,6 +50,8 @@ DEFAULTS: dict = {
         "samples_per_epoch": None,           # draws per epoch (null: one pass over the resampled set)
         "select": "balanced_accuracy",       # validation metric that picks the kept epoch
         "tta_views": 8,                      # dihedral views averaged at evaluation and prediction
+        "val_tta_views": None,               # views for the per-epoch validation (null: tta_views); fewer
+                                             # make whole-network epochs cheaper, the test still uses tta_views
         "num_workers": 0,
         "max_time_minutes": None,
         "threads": None,                     # torch CPU threads (default: torch's choice)
@@ -100,8 +102,9 @@ def validate(config: dict) -> None:
     stages = t["trainable_stages"]
     if stages != "all" and (isinstance(stages, bool) or not isinstance(stages, int) or stages < 0):
         raise ValueError(f"train.trainable_stages must be 'all' or an integer >= 0, got {stages!r}")
-    if not 1 <= int(t["tta_views"]) <= 8:
-        raise ValueError(f"train.tta_views must lie in 1..8, got {t['tta_views']}")
+    for key in ("tta_views", "val_tta_views"):
+        if t[key] is not None and not 1 <= int(t[key]) <= 8:
+            raise ValueError(f"train.{key} must lie in 1..8, got {t[key]}")
     if stages != "all" and int(t["views"]) < int(t["tta_views"]):
         raise ValueError(f"train.views ({t['views']}) must be at least train.tta_views ({t['tta_views']})")
     if t["precision"] is not None and t["precision"] not in PRECISIONS:

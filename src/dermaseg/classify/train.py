@@ -246,8 +246,8 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
         module = ClassifierModule(model, head, backbone, t, sampling.loss_weights, backbone_modules=stages(model),
                                   channels_last=channels_last)
 
-        def predict_rows(r, precision=None):
-            return predict_images(model, [images[i] for i in r], pipe.normalise, tta, precision=precision,
+        def predict_rows(r, precision=None, views=tta):
+            return predict_images(model, [images[i] for i in r], pipe.normalise, views, precision=precision,
                                   channels_last=channels_last)
 
     # which training images an epoch sees: one pass over the (resampled) set, or a fixed number of
@@ -271,8 +271,9 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     else:
         from dermaseg.classify.module import EpochCheckpoint, SamplingState
 
-        validation = Validation(lambda: predict_rows(rows["val"], precision), y[rows["val"]], names, run_dir,
-                                t["select"], echo=True)
+        val_views = int(t["val_tta_views"] or tta)
+        validation = Validation(lambda: predict_rows(rows["val"], precision, val_views), y[rows["val"]], names,
+                                run_dir, t["select"], echo=True)
         # last.ckpt after every epoch (after Validation has updated the best epoch): the resume point
         callbacks = [validation, SamplingState(gen), EpochCheckpoint(last_ckpt)]
     what = f"cached features, last {t['trainable_stages']} stage(s) trained" if cached else "whole network"
