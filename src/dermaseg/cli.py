@@ -30,7 +30,8 @@ SUBCOMMAND_MODULES = [
     "dermaseg.models.cli",        # models
     "dermaseg.train.cli",         # train
     "dermaseg.evaluate.cli",      # evaluate
-    "dermaseg.predict.cli",       # predict | export
+    "dermaseg.predict.cli",       # predict
+    "dermaseg.export.cli",        # export
     "dermaseg.classify.cli",      # classify train|evaluate|predict|calibrate|classical|roc|experiment
     "dermaseg.serve.cli",         # serve
 ]
