@@ -321,6 +321,33 @@ def test_finetune_recipe_and_precision_keys():
             load_config(None, [bad])
 
 
+@pytest.mark.parametrize("bad,message", [
+    ("train.optimiser=adam", r"unknown config key 'train.optimiser'"),       # a misspelt key
+    ("train.epochs=ten", r"train.epochs must be an integer, got 'ten'"),      # a wrong type
+    ("train.progress=1", r"train.progress must be true or false"),
+    ("train.optimizer=adamm", r"train.optimizer must be one of adam, adamw"),  # a value outside the choices
+    ("data.split=images", r"data.split must be one of grouped, image"),
+    ("train.sampling=undersampel", r"train.sampling: unknown sampling"),
+    ("train.tta_views=9", r"train.tta_views must be in 1..8"),
+    ("model.backbone=efficientnet-lite9", r"model.backbone: unknown backbone"),
+])
+def test_config_errors_name_the_key_on_load(bad, message):
+    from dermaseg.classify.config import load_config
+
+    with pytest.raises(ValueError, match=message):
+        load_config(None, [bad])
+
+
+def test_config_numbers_written_as_text_and_ratios_load_as_meant(tmp_path):
+    from dermaseg.classify.config import load_config
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("train:\n  lr: 3e-4\n  sampling: undersampling\n")   # YAML 1.1 reads 3e-4 as text
+    config = load_config(recipe, ["data.ratios=70:30"])                      # not base-60 4230
+    assert config["train"]["lr"] == 3e-4 and config["train"]["sampling"] == "undersample"
+    assert config["data"]["ratios"] == "70:30"
+
+
 # --- the grid resumes after an interrupted cell ---------------------------------------------------
 
 def test_grid_skips_finished_cells_and_reruns_an_interrupted_one(tiny_data, tmp_path):

@@ -11,6 +11,7 @@ import yaml
 from conftest import REPO, require_shared_data
 
 from dermaseg.cli import main
+from dermaseg.train.config import load_config
 from dermaseg.train.study import load_study, slug
 
 STUDY = REPO / "configs" / "studies" / "isic2017_architectures.yaml"
@@ -28,6 +29,34 @@ def test_study_file_is_checked_before_any_training(tmp_path):
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match="arcch"):
         load_study(path)
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("model.arcch=unet", r"unknown config key 'model.arcch'"),                 # a misspelt key
+    ("train.batch_size=8.5", r"train.batch_size must be an integer, got 8.5"),  # a wrong type
+    ("train.channels_last=yes please", r"train.channels_last must be true or false"),
+    ("train.optimizer=adamm", r"train.optimizer must be one of adam, adamw, sgd"),  # outside the choices
+    ("train.scheduler=cosin", r"train.scheduler must be null or one of cosine"),
+    ("train.loss=bce+dise", r"train.loss must be one of"),
+    ("train.precision=bf16", r"train.precision must be null or one of"),
+    ("model.arch=unett", r"model: unknown architecture 'unett'"),
+    ("pipeline.size=8", r"pipeline: size must be an integer >= 16"),
+])
+def test_recipe_errors_name_the_key_on_load(bad, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(REPO / "configs" / "isic2017_unet_lite0.yaml", [bad])
+
+
+def test_a_run_folder_written_before_a_key_existed_is_the_same_run():
+    from dermaseg.core.config import complete
+    from dermaseg.train.config import SCHEMA
+
+    config = load_config(REPO / "configs" / "isic2017_unet_lite0.yaml")
+    stored = yaml.safe_load(yaml.safe_dump(config))
+    del stored["train"]["adamw_weight_decay"]
+    assert complete(stored, SCHEMA) == config
+    stored["train"]["lrr"] = 0.1
+    assert complete(stored, SCHEMA) is None
 
 
 @pytest.mark.slow

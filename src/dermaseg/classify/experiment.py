@@ -30,6 +30,9 @@ from pathlib import Path
 
 import yaml
 
+from dermaseg.core.config import nested, parse_override, read_yaml, refuse_unknown
+
+GRID_KEYS = ("name", "description", "base", "overrides", "grid", "out", "seed_varies_split", "budget")
 AXIS_KEYS = {"sampling": "train.sampling", "ratios": "data.ratios", "ratio": "data.ratios",
              "backbone": "model.backbone", "seed": "seed", "split": "data.split", "crop": "data.crop",
              "trainable_stages": "train.trainable_stages", "task": "data.task"}
@@ -42,17 +45,10 @@ BACKBONE_NAMES = {"efficientnet-lite0": "EfficientNet-Lite0", "efficientnet-lite
 
 def load_grid(path: Path | str) -> dict:
     path = Path(path)
-    try:
-        spec = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: grid file not found") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("grid"), dict) or not spec["grid"]:
+    spec = read_yaml(path, "grid")
+    if not isinstance(spec.get("grid"), dict) or not spec["grid"]:
         raise ValueError(f"{path}: a grid file needs a 'grid:' mapping of axis -> list of values")
-    unknown = set(spec) - {"name", "description", "base", "overrides", "grid", "out", "seed_varies_split", "budget"}
-    if unknown:
-        raise ValueError(f"{path}: unknown grid key(s) {', '.join(sorted(unknown))}")
+    refuse_unknown(spec, GRID_KEYS, "grid", path)
     for axis, values in spec["grid"].items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{path}: grid axis {axis!r} must be a non-empty list")
@@ -79,24 +75,12 @@ def cell_name(cell: dict) -> str:
 
 
 def cell_overrides(spec: dict, cell: dict) -> list[dict]:
-    from dermaseg.train.config import parse_override
-
     out = [parse_override(f"{k}={json.dumps(v) if not isinstance(v, str) else v}") for k, v in spec["overrides"].items()]
     for axis, value in cell.items():
         key = AXIS_KEYS.get(axis, axis)
-        out.append(_nested(key, value))
+        out.append(nested(key, value))
         if key == "seed" and spec["seed_varies_split"]:
-            out.append(_nested("data.split_seed", value))
-    return out
-
-
-def _nested(key: str, value) -> dict:
-    out: dict = {}
-    node = out
-    parts = key.split(".")
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = value
+            out.append(nested("data.split_seed", value))
     return out
 
 

@@ -151,7 +151,7 @@ class ClassifierModule(L.LightningModule):
         if name == "adam":
             opt = torch.optim.Adam(groups, lr=t["lr"], weight_decay=t["weight_decay"])
         elif name == "adamw":
-            opt = torch.optim.AdamW(groups, lr=t["lr"], weight_decay=t["weight_decay"] or 1e-2)
+            opt = torch.optim.AdamW(groups, lr=t["lr"], weight_decay=t["weight_decay"] or t["adamw_weight_decay"])
         else:
             raise ValueError(f"unknown optimizer {name!r}; choose adam or adamw")
         if (t["scheduler"] or "none").lower() == "none":

@@ -35,7 +35,8 @@ import numpy as np
 import yaml
 
 from dermaseg.classify import labels as L_
-from dermaseg.classify.config import pipeline_dict
+from dermaseg.classify.config import SCHEMA, pipeline_dict
+from dermaseg.core.config import complete
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split, write_split
 
@@ -173,8 +174,8 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     last_ckpt = run_dir / "checkpoints" / "last.ckpt"
     resume_from = last_ckpt if not cached and last_ckpt.is_file() else None
     if config_path.exists():
-        before = yaml.safe_load(config_path.read_text())
-        if before != config and not (resume_from and _without_budget(before) == _without_budget(config)):
+        before = complete(yaml.safe_load(config_path.read_text()), SCHEMA)   # keys added since: defaults
+        if before != config and not (resume_from and before and _without_budget(before) == _without_budget(config)):
             raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); use another --out "
                              "folder (a whole-network run with a checkpoint may change only "
                              f"{' and '.join('train.' + k for k in BUDGET_KEYS)} to go on)")

@@ -139,6 +139,11 @@ def _resolve(arch: str, encoder: str) -> tuple[ArchitectureSpec, EncoderSpec]:
     return spec, enc
 
 
+def check_architecture(arch: str, encoder: str) -> None:
+    """Raises ValueError, naming what is valid, unless `arch` and `encoder` exist and go together."""
+    _resolve(arch, encoder)
+
+
 class _HeadDropout(nn.Sequential):
     """smp's SegmentationHead with a dropout in front of its conv (always present so that
     checkpoint keys do not depend on the dropout probability)."""

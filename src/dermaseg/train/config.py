@@ -1,116 +1,88 @@
-"""Training recipes: YAML files merged over defaults, with `key.sub=value` overrides.
+"""Segmentation recipes: YAML files merged over SCHEMA's defaults, with `key.sub=value` overrides.
 
-Unknown keys are errors (a typo must not silently train the default).
+Unknown keys, wrong types and values outside a key's choices are errors on load, before any
+image is read (a typo must not silently train the default). The loader is dermaseg.core.config.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-import yaml
+from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
 
-DEFAULTS: dict = {
-    "seed": 0,
+LOSSES = ("bce", "dice", "bce+dice", "focal", "tversky")
+SCHEDULERS = ("cosine", "onecycle", "plateau", "none")
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
+SCHEMA: dict = {
+    "seed": Key(0, int),
     "data": {
-        "root": "../shared/data/isic2017",   # any layout open_dataset() reads
-        "split_file": None,                   # CSV image_id,split; made from `ratios` when absent
-        "ratios": "80:20",                    # train:test (val is carved out of train) or train:val:test
-        "val_fraction": 0.1,                  # of the train part, when ratios has two parts
-        "split_seed": 0,
-        "extra_train": [],                    # more roots used for training only (e.g. HAM10000)
-        "extra_train_limit": None,            # at most this many images from extra_train (seeded choice)
+        "root": Key("../shared/data/isic2017", str),   # any layout open_dataset() reads
+        "split_file": Key(None, str, None),            # CSV image_id,split; made from `ratios` when absent
+        "ratios": Key("80:20", str),                   # train:test (val is carved out of train) or train:val:test
+        "val_fraction": Key(0.1, float, None, low=0.0, high=1.0),  # of the train part, when ratios has two parts
+        "split_seed": Key(0, int),
+        "extra_train": Key([], list, None),            # more roots used for training only (e.g. HAM10000)
+        "extra_train_limit": Key(None, int, None, low=0),  # at most this many images from extra_train (seeded choice)
     },
     "model": {
-        "arch": "unet",
-        "encoder": "efficientnet-lite0",
-        "encoder_weights": "imagenet",        # imagenet | null | path to a weights file
-        "init_from": None,                    # a dermaseg checkpoint (segmentation or classifier) to start from
-        "dropout": 0.0,
-        "decoder_channels": None,             # smp decoders: e.g. [128, 64, 32, 16, 16]
+        "arch": Key("unet", str),
+        "encoder": Key("efficientnet-lite0", str),
+        "encoder_weights": Key("imagenet", str, None),  # imagenet | null | path to a weights file
+        "init_from": Key(None, str, None),            # a dermaseg checkpoint (segmentation or classifier) to start from
+        "dropout": Key(0.0, float, low=0.0, high=1.0),
+        "decoder_channels": Key(None, list, None),     # smp decoders: e.g. [128, 64, 32, 16, 16]
     },
-    "pipeline": {},                           # dermaseg.transforms.PipelineConfig fields
+    "pipeline": Key({}, dict),                         # dermaseg.transforms.PipelineConfig fields
     "train": {
-        "epochs": 30,
-        "batch_size": 8,
-        "loss": "bce+dice",
-        "pos_weight": None,
-        "optimizer": "adam",                  # adam | adamw | sgd
-        "lr": 1e-3,
-        "encoder_lr_factor": 0.1,             # encoder LR = lr * factor after unfreezing
-        "weight_decay": 0.0,
-        "freeze_encoder_epochs": 0,
-        "scheduler": "cosine",                # cosine | onecycle | plateau | none
-        "early_stopping_patience": 10,        # epochs without validation Dice gain; 0 = off
-        "max_time_minutes": None,             # wall-clock budget for fitting
-        "num_workers": 2,
-        "accelerator": "auto",
-        "devices": 1,
-        "num_nodes": 1,
-        "strategy": "auto",
-        "precision": None,                    # default: bf16-mixed where the GPU or CPU has bf16, else 16-mixed (GPU) / 32-true
-        "channels_last": True,                # NHWC memory layout: faster convolutions under bf16 on CPU and GPU
-        "checkpoint_every_minutes": 2.0,      # last.ckpt refresh, so a kill loses little
-        "threshold": 0.5,
-        "limit_train_images": None,           # for smoke tests
+        "epochs": Key(30, int, low=1),
+        "batch_size": Key(8, int, low=1),
+        "loss": Key("bce+dice", str, choices=LOSSES + ("dice+bce",), fold=True),
+        "pos_weight": Key(None, float, None),
+        "optimizer": Key("adam", str, choices=OPTIMIZERS, fold=True),
+        "lr": Key(1e-3, float),
+        "encoder_lr_factor": Key(0.1, float),          # encoder LR = lr * factor after unfreezing
+        "weight_decay": Key(0.0, float),
+        "adamw_weight_decay": Key(1e-4, float),        # AdamW's decay where weight_decay is 0
+        "freeze_encoder_epochs": Key(0, int, None, low=0),
+        "scheduler": Key("cosine", str, None, choices=SCHEDULERS, fold=True),
+        "early_stopping_patience": Key(10, int, None, low=0),  # epochs without validation Dice gain; 0 = off
+        "max_time_minutes": Key(None, float, None),    # wall-clock budget for fitting
+        "num_workers": Key(2, int, low=0),
+        "accelerator": Key("auto", str, choices=ACCELERATORS),
+        "devices": Key(1, int, str, list),
+        "num_nodes": Key(1, int, low=1),
+        "strategy": Key("auto", str),
+        # null: bf16-mixed where the GPU or CPU has bf16, else 16-mixed (GPU) / 32-true
+        "precision": Key(None, str, None, choices=PRECISIONS),
+        "channels_last": Key(True, bool),              # NHWC memory layout: faster convolutions under bf16 on CPU and GPU
+        "checkpoint_every_minutes": Key(2.0, float, low=0.0),  # last.ckpt refresh, so a kill loses little
+        "threshold": Key(0.5, float, low=0.0, high=1.0),
+        "limit_train_images": Key(None, int, None, low=0),  # for smoke tests
     },
 }
+DEFAULTS = defaults(SCHEMA)
 
 
-def _merge(base: dict, update: dict, schema: dict, path: str = "") -> dict:
-    """Deep-merge `update` into `base`; keys must exist in `schema` unless the schema section is free-form ({})."""
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        where = f"{path}{key}"
-        if schema and key not in schema:
-            raise ValueError(f"unknown config key {where!r}; known: {', '.join(sorted(schema))}")
-        sub_schema = schema.get(key, {}) if schema else {}
-        if isinstance(out.get(key), dict) and isinstance(value, dict):
-            out[key] = _merge(out[key], value, sub_schema if isinstance(sub_schema, dict) else {}, f"{where}.")
-        else:
-            out[key] = value
-    return out
+def _check_model(config: dict) -> None:
+    from dermaseg.models.registry import check_architecture
 
-
-def parse_override(text: str) -> dict:
-    if "=" not in text:
-        raise ValueError(f"override {text!r}: expected key.sub=value")
-    key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw)
-    out: dict = {}
-    node = out
-    parts = key.strip().split(".")
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = value
-    return out
-
-
-def read_recipe(path: Path | str) -> dict:
-    """A YAML recipe file as a mapping of sections, without its descriptive name/description keys."""
-    path = Path(path)
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(loaded, dict):
-        raise ValueError(f"{path}: a config must be a mapping of sections")
-    loaded.pop("name", None)
-    loaded.pop("description", None)
-    return loaded
+        check_architecture(config["model"]["arch"], config["model"]["encoder"])
+    except ValueError as exc:
+        raise ValueError(f"model: {exc}") from None
+
+
+def _check_pipeline(config: dict) -> None:
+    from dermaseg.transforms.pipeline import PipelineConfig
+
+    try:
+        PipelineConfig.from_dict(config["pipeline"])
+    except ValueError as exc:
+        raise ValueError(f"pipeline: {exc}") from None
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | None = None) -> dict:
-    config = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        loaded = read_recipe(path)
-        config = _merge(config, loaded, DEFAULTS)
-    for text in overrides or []:
-        config = _merge(config, parse_override(text), DEFAULTS)
-    # Validate the pipeline section early, with the transforms' own parser.
-    from dermaseg.transforms.pipeline import PipelineConfig
+    return load(SCHEMA, path, overrides, hooks=(_check_pipeline, _check_model))
 
-    PipelineConfig.from_dict(config["pipeline"])
-    return config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from segmentation_models_pytorch import losses as smp_losses
 
-LOSSES = ("bce", "dice", "bce+dice", "focal", "tversky")
+from dermaseg.train.config import LOSSES
 
 
 class Combined(torch.nn.Module):

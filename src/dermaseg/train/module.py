@@ -96,7 +96,7 @@ class SegmentationModule(L.LightningModule):
         if name == "adam":
             opt = torch.optim.Adam(groups, lr=t["lr"], weight_decay=t["weight_decay"])
         elif name == "adamw":
-            opt = torch.optim.AdamW(groups, lr=t["lr"], weight_decay=t["weight_decay"] or 1e-4)
+            opt = torch.optim.AdamW(groups, lr=t["lr"], weight_decay=t["weight_decay"] or t["adamw_weight_decay"])
         elif name == "sgd":
             opt = torch.optim.SGD(groups, lr=t["lr"], momentum=0.9, nesterov=True, weight_decay=t["weight_decay"])
         else:

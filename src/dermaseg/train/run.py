@@ -169,6 +169,8 @@ def train(config: dict, run_dir: Path | str) -> dict:
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from dermaseg.checkpoint import save_model_file
+    from dermaseg.core.config import complete
+    from dermaseg.train.config import SCHEMA
     from dermaseg.train.module import SegmentationModule
     from dermaseg.transforms.dataset import SegmentationDataset
     from dermaseg.transforms.pipeline import PipelineConfig
@@ -177,7 +179,7 @@ def train(config: dict, run_dir: Path | str) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.yaml"
     resolved = yaml.safe_dump(config, sort_keys=False)
-    if config_path.exists() and yaml.safe_load(config_path.read_text()) != config:
+    if config_path.exists() and complete(yaml.safe_load(config_path.read_text()), SCHEMA) != config:
         raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); "
                          "use another --out folder, or the same config to resume")
     config_path.write_text(resolved)

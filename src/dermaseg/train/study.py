@@ -25,7 +25,8 @@ import json
 import re
 from pathlib import Path
 
-from dermaseg.train.config import load_config, read_recipe
+from dermaseg.core.config import read_recipe, refuse_unknown
+from dermaseg.train.config import load_config
 
 RESULT_COLUMNS = ["name", "arch", "encoder", "encoder_weights", "epochs", "train_minutes", "best_val_dice",
                   "jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity",
@@ -42,9 +43,7 @@ def load_study(path: Path | str) -> dict:
     """Read and check a study file before any data is touched."""
     path = Path(path)
     spec = read_recipe(path)
-    unknown = set(spec) - STUDY_KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown study key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(STUDY_KEYS))}")
+    refuse_unknown(spec, STUDY_KEYS, "study", path)
     rows = spec.get("rows")
     if not isinstance(rows, list) or not rows:
         raise ValueError(f"{path}: a study needs a non-empty 'rows:' list")

@@ -33,20 +33,17 @@ def register(subparsers) -> None:
 
 
 def load_config(path: Path | None):
-    """A PipelineConfig from YAML; errors name the file."""
+    """A PipelineConfig from YAML (top level, or its `pipeline:` section); errors name the file."""
+    from dermaseg.core.config import read_yaml
     from dermaseg.transforms.pipeline import DEFAULT_AUGMENT, PipelineConfig
 
     if path is None:
         return PipelineConfig(augment=DEFAULT_AUGMENT)
-    import yaml
-
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read config ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("pipeline"), dict):
+        data = read_yaml(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if isinstance(data.get("pipeline"), dict):
         data = data["pipeline"]
     try:
         return PipelineConfig.from_dict(data)
