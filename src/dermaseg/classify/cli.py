@@ -62,10 +62,13 @@ def register(subparsers) -> None:
                    help="do not run the segmentation model to flag images where no lesion is found")
     r.set_defaults(func=_predict)
 
-    c = sub.add_parser("calibrate", help="tune a prior correction (logit adjustment) on the validation split",
+    c = sub.add_parser("calibrate", help="tune a prior correction and a temperature on the validation split",
                        description="Shift the logits by -tau * log(training prior), tau chosen on the model's own "
                                    "validation split (rebuilt from the model file) to maximise the mean of accuracy "
-                                   "and balanced accuracy. Writes a new model file; the test split is not touched.",
+                                   "and balanced accuracy; then divide them by a temperature fitted on the same split "
+                                   "(lowest negative log-likelihood: confidence that matches accuracy, reported as "
+                                   "the expected calibration error before and after). Writes a new model file; the "
+                                   "test split is not touched.",
                        formatter_class=HelpFormatter)
     c.add_argument("--model", required=True, help="classifier file")
     c.add_argument("--data", required=True, help="the dataset the model was trained on")
