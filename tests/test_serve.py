@@ -161,7 +161,9 @@ def test_health_and_models(client):
     assert (seg["name"], seg["version"]) == ("isic-unet-lite0", shipped["version"])
     assert seg["input_size"] == shipped["pipeline"]["size"]
     assert seg["held_out"]["dice"] == shipped["held_out"]["dice"] > 0.8
-    assert clf["name"] == "ham10000-lite0" and clf["input_size"] == 160 and len(clf["classes"]) == 7
+    _, shipped_clf = open_session(SHIPPED["ham10000-lite0"].onnx_path)
+    assert clf["name"] == "ham10000-lite0" and len(clf["classes"]) == 7
+    assert clf["input_size"] == shipped_clf["pipeline"]["size"]
     assert clf["held_out"]["split"] == "test" and 0 < clf["held_out"]["balanced_accuracy"] <= 1
 
 
