@@ -314,7 +314,7 @@ def test_finetune_recipe_and_precision_keys():
 
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "classify_ham10000_lite0_finetune.yaml")
     t = config["train"]
-    assert t["trainable_stages"] == "all" and config["pipeline"]["size"] == 224 and t["precision"] is None
+    assert t["trainable_stages"] == "all" and config["pipeline"]["size"] == 192 and t["precision"] is None
     assert len(build_augment(t["augment"], 0).transforms) == 3
     for bad in ("train.precision=bf16-true", "train.accelerator=tpu"):
         with pytest.raises(ValueError, match=bad.split("=")[0]):
