@@ -338,6 +338,23 @@ def test_config_errors_name_the_key_on_load(bad, message):
         load_config(None, [bad])
 
 
+def test_adamw_weight_decay_is_stated_in_each_recipe_and_used():
+    from dermaseg.classify.config import DEFAULTS as classify_defaults
+    from dermaseg.train.config import DEFAULTS as segmentation_defaults
+    from dermaseg.training.base import build_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    for defaults, decay in ((segmentation_defaults, 1e-4), (classify_defaults, 1e-2)):
+        t = defaults["train"]
+        assert (t["weight_decay"], t["adamw_weight_decay"]) == (0.0, decay)
+        adamw = build_optimizer([{"params": params}], "AdamW", 0.1, t["weight_decay"], t["adamw_weight_decay"])
+        assert isinstance(adamw, torch.optim.AdamW) and adamw.param_groups[0]["weight_decay"] == decay
+        assert build_optimizer([{"params": params}], "adamw", 0.1, 0.05, decay).param_groups[0]["weight_decay"] == 0.05
+        assert build_optimizer([{"params": params}], "adam", 0.1, 0.0, decay).param_groups[0]["weight_decay"] == 0.0
+        sgd = build_optimizer([{"params": params}], "sgd", 0.1, 0.0, decay).param_groups[0]
+        assert sgd["momentum"] == 0.9 and sgd["nesterov"]
+
+
 def test_config_numbers_written_as_text_and_ratios_load_as_meant(tmp_path):
     from dermaseg.classify.config import load_config
 

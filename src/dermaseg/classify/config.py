@@ -12,7 +12,7 @@ from dermaseg.classify.crop import CROP_MODES
 from dermaseg.classify.labels import TASKS
 from dermaseg.classify.sampling import check_method
 from dermaseg.classify.splits import SPLIT_MODES
-from dermaseg.core.config import Key, defaults, load
+from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
 
 # Mixed precision keeps the weights (and what is saved) in fp32; bf16-true / 16-true are left out.
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
@@ -66,7 +66,7 @@ SCHEMA: dict = {
         "class_weight_power": Key(1.0, float),         # class_weight / weighted_sampler: weights ** power (0.5: milder)
         "epochs": Key(10, int, low=1),
         "batch_size": Key(64, int, low=1),
-        "optimizer": Key("adam", str, choices=("adam", "adamw"), fold=True),
+        "optimizer": Key("adam", str, choices=OPTIMIZERS, fold=True),
         "lr": Key(1.0e-3, float),
         "backbone_lr_factor": Key(0.1, float),         # LR of the pretrained stages that train = lr * factor
         "freeze_epochs": Key(1, int, None, low=0),     # classifier-only epochs before those stages train

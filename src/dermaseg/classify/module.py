@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import Checkpoint
 
 from dermaseg.classify.data import dihedral
 from dermaseg.classify.metrics import classification_metrics
+from dermaseg.training.base import TaskModule
 from dermaseg.transforms.augment import sample_rng
 from dermaseg.transforms.pipeline import normalise_image
 
@@ -71,7 +72,7 @@ class ImageDataset(_EpochAware):
         return torch.from_numpy(normalise_image(image, self.normalise)), int(self.labels[row])
 
 
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(TaskModule):
     """Cross-entropy training of `net` (a Tail on cached features, or a whole network).
 
     `backbone_params` (whole-network mode) get `lr * backbone_lr_factor` and stay frozen,
@@ -82,57 +83,39 @@ class ClassifierModule(L.LightningModule):
     def __init__(self, net: torch.nn.Module, head_params: list, backbone_params: list, train_cfg: dict,
                  loss_weights: np.ndarray | None = None, frozen_modules: list | None = None,
                  backbone_modules: list | None = None, channels_last: bool = False):
-        super().__init__()
+        super().__init__(train_cfg, channels_last)
         self.backbone_modules = backbone_modules or []
-        self.channels_last = bool(channels_last)
-        if self.channels_last:
-            net = net.to(memory_format=torch.channels_last)
-        self.net = net
+        self.net = self.in_layout(net)
         self.head_params, self.backbone_params = head_params, backbone_params
-        self.t = train_cfg
         self.frozen_modules = frozen_modules or []
         weight = torch.tensor(loss_weights, dtype=torch.float32) if loss_weights is not None else None
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=float(train_cfg["label_smoothing"]))
         self.epoch_losses: list[float] = []
-        self.epoch_images = 0
 
-    def forward(self, x):
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+    @property
+    def network(self):
+        return self.net
 
-    def on_train_start(self):
-        # A resumed run whose epoch count was raised: the cosine schedule stretches to the new
-        # length and goes on from the learning rate the longer curve has at this epoch.
-        epochs = max(1, int(self.t["epochs"]))
-        for config in self.trainer.lr_scheduler_configs:
-            s = config.scheduler
-            if isinstance(s, torch.optim.lr_scheduler.CosineAnnealingLR) and s.T_max != epochs:
-                s.T_max = epochs
-                done = min(int(s.last_epoch), epochs)
-                lrs = [s.eta_min + (base - s.eta_min) * (1 + math.cos(math.pi * done / epochs)) / 2
-                       for base in s.base_lrs]
-                for group, lr in zip(s.optimizer.param_groups, lrs):
-                    group["lr"] = lr
-                s._last_lr = lrs
+    def backbone(self):
+        return self.backbone_params, self.backbone_modules
+
+    def frozen_epochs(self) -> int:
+        return int(self.train_cfg["freeze_epochs"] or 0)
+
+    def param_groups(self):
+        groups = [(self.head_params, 1.0)]
+        if self.backbone_params:
+            groups.append((self.backbone_params, float(self.train_cfg["backbone_lr_factor"])))
+        return groups
 
     def on_train_epoch_start(self):
-        frozen = self.current_epoch < int(self.t["freeze_epochs"] or 0) and self.backbone_params
         # Lightning keeps modules in the mode it finds them (feature caching and validation switch
         # to eval): training mode for what trains, eval for the frozen parts.
         self.net.train()
-        for p in self.backbone_params:
-            p.requires_grad_(not frozen)
+        super().on_train_epoch_start()
         for m in self.frozen_modules:
             m.eval()   # the cached prefix keeps ImageNet BatchNorm statistics
-        if frozen:
-            for m in self.backbone_modules:
-                m.eval()
         self.epoch_losses = []
-        self.epoch_images = 0
-        loader = self.trainer.train_dataloader
-        if hasattr(getattr(loader, "dataset", None), "set_epoch"):
-            loader.dataset.set_epoch(self.current_epoch)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -141,25 +124,6 @@ class ClassifierModule(L.LightningModule):
         self.epoch_images += len(y)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
-
-    def configure_optimizers(self):
-        t = self.t
-        groups = [{"params": self.head_params, "lr": t["lr"]}]
-        if self.backbone_params:
-            groups.append({"params": self.backbone_params, "lr": t["lr"] * float(t["backbone_lr_factor"])})
-        name = t["optimizer"].lower()
-        if name == "adam":
-            opt = torch.optim.Adam(groups, lr=t["lr"], weight_decay=t["weight_decay"])
-        elif name == "adamw":
-            opt = torch.optim.AdamW(groups, lr=t["lr"], weight_decay=t["weight_decay"] or t["adamw_weight_decay"])
-        else:
-            raise ValueError(f"unknown optimizer {name!r}; choose adam or adamw")
-        if (t["scheduler"] or "none").lower() == "none":
-            return opt
-        if t["scheduler"].lower() != "cosine":
-            raise ValueError(f"unknown scheduler {t['scheduler']!r}; choose cosine or none")
-        s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, int(t["epochs"])), eta_min=t["lr"] * 0.01)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "interval": "epoch"}}
 
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1",
@@ -187,7 +151,6 @@ class Validation(L.Callback):
         self.best_state = None
         self.best_metrics = None
         self.rows: list[dict] = []
-        self._start = time.perf_counter()
 
     def state_dict(self) -> dict:
         # tensors and JSON text only: the checkpoint loads with torch.load(weights_only=True)
@@ -200,12 +163,8 @@ class Validation(L.Callback):
         self.best_metrics = json.loads(state["best_metrics"])
         self.rows = json.loads(state["rows"])
 
-    def on_train_epoch_start(self, trainer, pl_module):
-        self._start = time.perf_counter()
-
     def on_train_epoch_end(self, trainer, pl_module):
-        train_seconds = time.perf_counter() - self._start
-        n_images = int(getattr(pl_module, "epoch_images", 0))
+        images_per_second = pl_module.images_per_second()   # training only, before validation
         probs = self.predict_val()
         m = classification_metrics(self.val_labels, probs, self.class_names)
         p = np.clip(probs[np.arange(len(self.val_labels)), self.val_labels], 1e-12, 1.0)
@@ -215,8 +174,8 @@ class Validation(L.Callback):
                "val_loss": val_loss, "val_accuracy": m["accuracy"],
                "val_balanced_accuracy": m["balanced_accuracy"], "val_macro_f1": m["macro_f1"],
                "lr": trainer.optimizers[0].param_groups[0]["lr"],
-               "seconds": round(time.perf_counter() - self._start, 1),
-               "images_per_second": round(n_images / train_seconds, 2) if train_seconds > 0 else float("nan")}
+               "seconds": round(time.perf_counter() - pl_module.epoch_started, 1),
+               "images_per_second": round(images_per_second, 2)}
         self.rows = [r for r in self.rows if int(r["epoch"]) < row["epoch"]] + [row]
         with open(self.run_dir / "history.csv", "w", newline="") as fh:
             w = csv.DictWriter(fh, HISTORY_COLUMNS)

@@ -92,11 +92,9 @@ class MetricsTable(L.Callback):
         self.run_dir = run_dir
         self._losses: list[float] = []
         self._dices: list[float] = []
-        self._epoch_start = time.perf_counter()
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._losses, self._dices = [], []
-        self._epoch_start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self._losses.append(float(outputs["loss"]))
@@ -115,7 +113,7 @@ class MetricsTable(L.Callback):
             "jaccard": float(m.get("jaccard", float("nan"))),
             "train_dice": float(np.mean(self._dices)) if self._dices else float("nan"),
             "lr": trainer.optimizers[0].param_groups[-1]["lr"],
-            "time": round(time.perf_counter() - self._epoch_start, 1),
+            "time": round(time.perf_counter() - pl_module.epoch_started, 1),
         }
         rows = []
         if self.path.exists():  # on resume keep earlier epochs, drop any repeated one
