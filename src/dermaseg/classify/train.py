@@ -32,19 +32,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from dermaseg.classify import labels as L_
 from dermaseg.classify.config import SCHEMA, pipeline_dict
-from dermaseg.core.config import complete
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split, write_split
-
-
-def environment(config: dict) -> dict:
-    from dermaseg.train.run import environment as env
-
-    return env(config)
+from dermaseg.training.run import default_precision, uses_gpu, write_config, write_environment
 
 
 def select_records(config: dict):
@@ -103,20 +96,9 @@ def write_predictions(path: Path, image_ids, y_true, probs, class_names, true_na
 BUDGET_KEYS = ("epochs", "max_time_minutes")
 
 
-def _without_budget(config: dict) -> dict:
-    import copy
-
-    c = copy.deepcopy(config)
-    for key in BUDGET_KEYS:
-        c["train"].pop(key, None)
-    return c
-
-
 def device_and_precision(config: dict) -> tuple[str, str]:
     """(Lightning accelerator, precision) of a run: the CPU in fp32 for the cached mode."""
     import torch
-
-    from dermaseg.train.run import default_precision, uses_gpu
 
     t = config["train"]
     if t["trainable_stages"] != "all":
@@ -168,24 +150,16 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     started = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.yaml"
     t, d, m = config["train"], config["data"], config["model"]
     cached = t["trainable_stages"] != "all"
     last_ckpt = run_dir / "checkpoints" / "last.ckpt"
     resume_from = last_ckpt if not cached and last_ckpt.is_file() else None
-    if config_path.exists():
-        before = complete(yaml.safe_load(config_path.read_text()), SCHEMA)   # keys added since: defaults
-        if before != config and not (resume_from and before and _without_budget(before) == _without_budget(config)):
-            raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); use another --out "
-                             "folder (a whole-network run with a checkpoint may change only "
-                             f"{' and '.join('train.' + k for k in BUDGET_KEYS)} to go on)")
-    elif resume_from:
+    if resume_from and not (run_dir / "config.yaml").exists():
         raise ValueError(f"{run_dir} holds {resume_from} but no config.yaml; use another --out folder")
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    env = environment(config)
-    if resume_from:
-        env["resumed_from"] = str(resume_from)
-    (run_dir / "environment.json").write_text(json.dumps(env, indent=2))
+    write_config(run_dir, config, SCHEMA, "use another --out folder (a whole-network run with a checkpoint may "
+                 f"change only {' and '.join('train.' + k for k in BUDGET_KEYS)} to go on)",
+                 may_change=BUDGET_KEYS if resume_from else ())
+    write_environment(run_dir, config, resume_from)
     if t["threads"]:
         torch.set_num_threads(int(t["threads"]))
     device, precision = device_and_precision(config)

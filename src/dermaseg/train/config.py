@@ -56,7 +56,7 @@ SCHEMA: dict = {
         "strategy": Key("auto", str),
         # null: bf16-mixed where the GPU or CPU has bf16, else 16-mixed (GPU) / 32-true
         "precision": Key(None, str, None, choices=PRECISIONS),
-        "channels_last": Key(True, bool),              # NHWC memory layout: faster convolutions under bf16 on CPU and GPU
+        "channels_last": Key(True, bool),              # NHWC memory layout: faster convolutions under bf16
         "checkpoint_every_minutes": Key(2.0, float, low=0.0),  # last.ckpt refresh, so a kill loses little
         "threshold": Key(0.5, float, low=0.0, high=1.0),
         "limit_train_images": Key(None, int, None, low=0),  # for smoke tests

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import platform
 import sys
 import time
 from datetime import timedelta
@@ -18,10 +17,10 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-import yaml
 
 from dermaseg.data.readers import LesionDataset, open_dataset
 from dermaseg.data.splits import make_split, parse_ratios, read_split, write_split
+from dermaseg.training.run import default_precision, uses_gpu, write_config, write_environment
 
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "accuracy", "dice", "jaccard", "train_dice", "lr", "time"]
 
@@ -67,21 +66,6 @@ def prepare_splits(config: dict, run_dir: Path) -> tuple[LesionDataset, dict[str
     if not ids["train"] or not ids["val"]:
         raise ValueError(f"{d['root']}: the split leaves no training or validation images ({ {k: len(v) for k, v in ids.items()} })")
     return LesionDataset(records, require_masks=True), ids
-
-
-def environment(config: dict) -> dict:
-    import importlib.metadata as md
-
-    versions = {}
-    for pkg in ("dermaseg", "torch", "torchvision", "lightning", "segmentation-models-pytorch", "timm",
-                "albumentations", "opencv-python-headless", "numpy"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    return {"seed": config["seed"], "python": sys.version.split()[0], "platform": platform.platform(),
-            "machine": platform.machine(), "command": sys.argv, "versions": versions,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 class MetricsTable(L.Callback):
@@ -132,30 +116,6 @@ class MetricsTable(L.Callback):
             print(f"warning: could not draw learning curves: {exc}", file=sys.stderr)
 
 
-def uses_gpu(accelerator: str) -> bool:
-    import torch
-
-    return torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-
-
-def cpu_has_bf16() -> bool:
-    """AVX-512 BF16 or AMX: bf16 autocast is then a real speed-up on this CPU, not an emulation."""
-    import torch
-
-    cpu = getattr(torch, "cpu", None)
-    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(check() for check in checks if check is not None)
-
-
-def default_precision(accelerator: str) -> str:
-    """bf16 mixed precision where the hardware runs it natively; fp16 on older GPUs; fp32 otherwise."""
-    import torch
-
-    if uses_gpu(accelerator):
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_has_bf16() else "32-true"
-
-
 def _newest_checkpoint(ckpt_dir: Path) -> Path | None:
     found = [p for p in ckpt_dir.glob("*.ckpt") if p.name in ("last.ckpt", "interval.ckpt")]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
@@ -167,7 +127,6 @@ def train(config: dict, run_dir: Path | str) -> dict:
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from dermaseg.checkpoint import save_model_file
-    from dermaseg.core.config import complete
     from dermaseg.train.config import SCHEMA
     from dermaseg.train.module import SegmentationModule
     from dermaseg.transforms.dataset import SegmentationDataset
@@ -175,19 +134,10 @@ def train(config: dict, run_dir: Path | str) -> dict:
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.yaml"
-    resolved = yaml.safe_dump(config, sort_keys=False)
-    if config_path.exists() and complete(yaml.safe_load(config_path.read_text()), SCHEMA) != config:
-        raise ValueError(f"{run_dir} holds a run with a different config ({config_path}); "
-                         "use another --out folder, or the same config to resume")
-    config_path.write_text(resolved)
+    write_config(run_dir, config, SCHEMA, "use another --out folder, or the same config to resume")
     ckpt_dir = run_dir / "checkpoints"
     resume_from = _newest_checkpoint(ckpt_dir)
-    env_path = run_dir / "environment.json"
-    env = environment(config)
-    if resume_from:
-        env["resumed_from"] = str(resume_from)
-    env_path.write_text(json.dumps(env, indent=2))
+    write_environment(run_dir, config, resume_from)
 
     L.seed_everything(int(config["seed"]), workers=True, verbose=False)
     t = config["train"]

@@ -1,2 +1,3 @@
-"""What the training of both tasks shares (PyTorch and Lightning): `base.TaskModule`, the
-Lightning module the segmentation and classification modules build on, and `build_optimizer`."""
+"""What the training of both tasks shares: `base.TaskModule`, the Lightning module the
+segmentation and classification modules build on, with `build_optimizer`; `run`, the run
+folder's config.yaml and environment.json and the device and precision a run trains at."""
