@@ -17,21 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 from pathlib import Path
 
 import torch
 
 from dermaseg.classify.modelfile import read_classifier
+from dermaseg.core.provenance import source_commit
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "src" / "dermaseg" / "weights" / "classifier_ham10000_lite0.pt"
 HEADLINE = ("n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "melanoma_auc", "ece")
-
-
-def _commit() -> str | None:
-    out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or None
 
 
 def _figures(path: str, split: str, description: str) -> dict:
@@ -60,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "name": args.name, "version": args.version, "recipe_file": args.recipe,
         "training_data": "HAM10000 (lesion-grouped 80:20 split, 10% of the training part for validation); "
                          "CC BY-NC 4.0",
-        "commit": args.training_commit or _commit(), "hardware": args.hardware,
+        "commit": args.training_commit or source_commit(), "hardware": args.hardware,
         "held_out": _figures(args.test_metrics, "test", "HAM10000 lesion-grouped test split (never used for choices)"),
     })
     if args.cross_metrics:

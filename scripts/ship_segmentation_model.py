@@ -16,19 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 from pathlib import Path
 
 from dermaseg.checkpoint import read_model_file, save_model_file
+from dermaseg.core.provenance import source_commit
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "src" / "dermaseg" / "weights" / "isic_unet_lite0.pt"
 HELD_OUT_KEYS = ("n_images", "jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
-
-
-def _commit() -> str | None:
-    out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "recipe_file": args.recipe,
         "training_data": "ISIC 2017 Task 1 training images (fixed 1440 train / 160 validation split) "
                          "+ 300 HAM10000 images with lesion masks; CC BY-NC",
-        "commit": args.training_commit or _commit(), "hardware": args.hardware,
+        "commit": args.training_commit or source_commit(), "hardware": args.hardware,
         "held_out": {"split": "ISIC 2017 test split (400 images, never used for choices)",
                      **{k: summary[k] for k in HELD_OUT_KEYS}, "threshold": threshold,
                      "options": summary.get("options")},

@@ -6,12 +6,12 @@ it whenever a shipped .pt changes. Metadata fields: dermaseg.core.modelfile.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from dermaseg.core.modelfile import FORMAT, write_metadata
+from dermaseg.core.provenance import source_commit
 from dermaseg.core.zoo import SHIPPED, ShippedModel
 
 CLASSIFIER_FORMAT = "dermaseg-classifier-v1"
@@ -22,16 +22,6 @@ def _file_format(path: Path) -> str:
 
     raw = torch.load(path, map_location="cpu", weights_only=False)
     return "classification" if isinstance(raw, dict) and raw.get("format") == CLASSIFIER_FORMAT else "segmentation"
-
-
-def _git_commit() -> str | None:
-    """The commit of the source tree doing the export (None outside a git checkout)."""
-    try:
-        root = Path(__file__).resolve().parents[3]
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _sha256(path: Path) -> str:
@@ -46,7 +36,7 @@ def _provenance(info: dict, source: Path, shipped: ShippedModel | None) -> dict:
         "recipe": info.get("recipe_file") or (shipped.recipe if shipped else None),
         "recipe_notes": info.get("recipe"),
         "commit": info.get("commit"),          # the training run's commit, when the .pt recorded it
-        "export_commit": _git_commit(),
+        "export_commit": source_commit(),
         "source": source.name,
         # lets a test notice a shipped .pt replaced without `dermaseg export --shipped`
         "source_sha256": _sha256(source),
