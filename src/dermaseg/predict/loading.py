@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.data.io import ImageReadError, _guarded, decode_rgb, open_image  # noqa: F401 - re-exported
+from dermaseg.predict.working import WORK_DECODE_SIDE
 
 _EXIF_ORIENTATION = 0x0112
 
@@ -29,7 +30,7 @@ class InferenceImage:
         return self.image.shape[:2] != self.full_size
 
 
-def load_for_inference(path: Path | str, min_side: int = 640) -> InferenceImage:
+def load_for_inference(path: Path | str, min_side: int = WORK_DECODE_SIDE) -> InferenceImage:
     """Decode through the guarded reader, at reduced scale for big JPEGs; raises ImageReadError."""
     path = Path(path)
     img = open_image(path, reduce_to=min_side)

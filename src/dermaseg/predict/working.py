@@ -3,7 +3,7 @@
 The network sees ~200 px; a dermoscope photograph has 6-24 Mpx. Cleaning the mask and
 measuring the lesion on a copy whose long side is at most WORK_MAX_SIDE costs the same for
 every photograph and changes the figures by well under 1 % (lengths and areas are converted
-back to full-resolution pixels; the tests check it: 0.3 % at most at 768 px, 0.7 % at 640).
+back to full-resolution pixels; the tests hold it to 1 % on real lesion masks).
 JPEGs are decoded at reduced scale down to WORK_DECODE_SIDE, and the working copy is never
 larger than what was decoded, so a 6 Mpx photograph decoded at 1/4 is worked on at 750 px
 without a resize. Only the final mask is brought to the image's own size, by one linear

@@ -84,7 +84,8 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
     async def segment(file: UploadFile = File(..., description="the dermoscopic image"),
                       format: Literal["json", "png"] = Query("json", description="png: the mask, 0/255, "
                                                                                  "at the image's own size"),
-                      overlay: bool = Query(False, description="return the overlay PNG (the outline over the image, long side at most 1600 px)"),
+                      overlay: bool = Query(False, description="return the overlay PNG (the outline over the "
+                                                               "image, long side at most 1600 px)"),
                       mm_per_pixel: float | None = Query(None, gt=0, description="scale: adds *_mm fields")):
         data, image_id = await read_upload(file)
         want = "overlay" if overlay else ("mask" if format == "png" else "json")

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from dermaseg.data.io import ImageReadError, decode_rgb, open_image
 from dermaseg.predict.loading import InferenceImage
+from dermaseg.predict.working import WORK_DECODE_SIDE
 from dermaseg.serve.errors import ApiError
 
 # What `dermaseg.data.io` reads (MPO: a camera JPEG carrying a preview frame).
@@ -52,7 +53,7 @@ def check_header(data: bytes, max_pixels: int) -> tuple[str, int, int]:
     return fmt, width, height
 
 
-def decode_upload(data: bytes, *, max_pixels: int, min_side: int = 640, name: str = "upload") -> InferenceImage:
+def decode_upload(data: bytes, *, max_pixels: int, min_side: int = WORK_DECODE_SIDE, name: str = "upload") -> InferenceImage:
     """Check, then decode `data` (see the module doc); raises ApiError."""
     fmt, _, _ = check_header(data, max_pixels)
     try:
