@@ -219,6 +219,62 @@ def test_tiny_two_epoch_run_writes_every_artifact(tiny_data, tmp_path, stages, s
     assert np.allclose(clf.predict_proba(images), probs, atol=2e-3)
 
 
+def test_joint_run_trains_on_two_sources_and_reports_each(tiny_data, tmp_path):
+    from dermaseg.classify.config import load_config
+    from dermaseg.classify.splits import classification_split
+    from dermaseg.classify.train import train_classifier
+    from dermaseg.data import open_dataset
+
+    other = tmp_path / "other"
+    (other / "images").mkdir(parents=True)
+    names = {"mel": "melanoma", "nv": "nevus", "bkl": "seborrheic_keratosis"}
+    rows = []
+    for dx, colour in COLOURS.items():
+        for k in range(6):
+            img = np.full((40, 40, 3), (225, 190, 170), np.uint8)
+            img[10:30, 10:30] = colour
+            Image.fromarray(img).save(other / "images" / f"o_{dx}_{k}.png")
+            rows.append(f"o_{dx}_{k},{names[dx]}")
+    (other / "labels.csv").write_text("image_id,dx\n" + "\n".join(rows) + "\n")
+    overrides = tiny_overrides(tiny_data, tmp_path / "cache") + [f"data.joint=[{other}]"]
+    with pytest.raises(ValueError, match=r"diagnosis '\w+' is not one of .* data.class_map"):
+        train_classifier(load_config(None, overrides), tmp_path / "unmapped")
+    config = load_config(None, overrides + ["data.class_map={melanoma: mel, nevus: nv, seborrheic_keratosis: bkl}"])
+    summary = train_classifier(config, tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    by_source = metrics["test_by_source"]
+    assert set(by_source) == {str(tiny_data), str(other)}
+    assert sum(v["n"] for v in by_source.values()) == summary["n_test"]
+    split = dict(csv.reader(open(tmp_path / "run" / "split.csv")))
+    alone = classification_split(open_dataset(other).records, "80:20", seed=0, val_fraction=0.25)
+    assert {k: v for k, v in split.items() if k.startswith("o_")} == alone    # split as if on its own
+
+
+def test_joint_sources_keep_the_split_each_has_alone(shared_data):
+    """The HAM10000 test part of a HAM10000 + ISIC 2017 run is the HAM10000-only run's, and
+    `classify evaluate` rebuilds ISIC 2017's held-out part from the raw diagnoses."""
+    from dermaseg.classify.config import load_config
+    from dermaseg.classify.evaluate import held_out_ids
+    from dermaseg.classify.train import select_records, split_mapping
+    from dermaseg.data import open_dataset
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    joint = load_config(configs / "classify_ham_isic2017_lite0_finetune.yaml")
+    _, records, names = select_records(joint)
+    mapping = split_mapping(joint, records)
+    assert names == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    alone = load_config(configs / "classify_ham10000_lite0_finetune.yaml")
+    _, ham_records, _ = select_records(alone)
+    assert {i: mapping[i] for i in (r.image_id for r in ham_records)} == split_mapping(alone, ham_records)
+    isic = [r for r in records if "source" in r.labels]
+    assert len(isic) == 2000 and {r.diagnosis for r in isic} == {"mel", "nv", "bkl"}
+    raw = open_dataset(shared_data / "isic2017").records
+    info = {"split": {"ratios": "80:20", "mode": "grouped", "split_seed": 0, "val_fraction": 0.1,
+                      "n_test": 2403, "n_test_by_source": {"ham10000": 2003, "isic2017": 400}}}
+    test_ids, warning = held_out_ids(raw, info, "test")
+    assert warning is None and len(test_ids) == 400 and all(mapping[i] == "test" for i in test_ids)
+
+
 # --- whole-network runs checkpoint every epoch and resume ------------------------------------------
 
 @pytest.fixture

@@ -38,6 +38,10 @@ SCHEMA: dict = {
     "data": {
         "root": Key("../shared/data/ham10000", str),  # any layout open_dataset() reads, with diagnoses
         "task": Key("auto", str, choices=TASKS),       # auto: the diagnoses present | melanoma: melanoma vs rest
+        # more labelled sources trained on together with `root`: each is split on its own exactly as
+        # `root` is (so every source keeps its own held-out part), its diagnoses renamed by class_map
+        "joint": Key([], list, None),
+        "class_map": Key({}, dict),                    # e.g. {melanoma: mel, seborrheic_keratosis: bkl, nevus: nv}
         "split_file": Key(None, str, None),            # CSV image_id,split; made from `ratios` when absent
         "ratios": Key("80:20", str),                   # train:test (val carved from train) or train:val:test
         "split": Key("grouped", str, choices=SPLIT_MODES),  # grouped: by lesion_id | image: naive image-level (leaks)

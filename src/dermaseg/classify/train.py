@@ -35,23 +35,62 @@ import numpy as np
 
 from dermaseg.classify import labels as L_
 from dermaseg.classify.config import SCHEMA, pipeline_dict
-from dermaseg.data.readers import open_dataset
+from dermaseg.data.readers import LesionDataset, open_dataset
 from dermaseg.data.splits import read_split, write_split
 from dermaseg.training.run import default_precision, uses_gpu, write_config, write_environment
 
 
 def select_records(config: dict):
-    """(dataset, labelled records in the run, class names)."""
+    """(dataset, labelled records in the run, class names).
+
+    Records of `data.joint` sources carry their diagnosis renamed by `data.class_map` in `dx`,
+    the original in `source_dx` and their root in `source`; each name they end up with must be
+    one of `data.root`'s classes.
+    """
     d = config["data"]
     ds = open_dataset(d["root"])
     records = L_.labelled(ds.records, d["task"])
     if not records:
         raise ValueError(f"{d['root']}: no image carries a diagnosis, nothing to classify")
+    if d["joint"]:
+        records = records + _joint_records(d, L_.class_names(records, d["task"]))
+        ds = LesionDataset(records)
     if d["limit_images"]:
         rng = np.random.default_rng(int(config["seed"]))
         keep = sorted(rng.choice(len(records), size=min(int(d["limit_images"]), len(records)), replace=False))
         records = [records[i] for i in keep]
     return ds, records, L_.class_names(records, d["task"])
+
+
+def _joint_records(d: dict, names: list[str]) -> list:
+    import dataclasses
+
+    out = []
+    for root in d["joint"]:
+        more = L_.labelled(open_dataset(root).records, d["task"])
+        if not more:
+            raise ValueError(f"data.joint: {root}: no image carries a diagnosis")
+        for r in more:
+            dx = str(r.diagnosis).strip().lower()
+            mapped = d["class_map"].get(dx, dx)
+            if L_.record_class(dataclasses.replace(r, labels={"dx": mapped}), d["task"]) not in names:
+                raise ValueError(f"data.joint: {root}: diagnosis {dx!r} is not one of {d['root']}'s classes "
+                                 f"{names}; map it with data.class_map")
+            out.append(dataclasses.replace(r, labels={**r.labels, "dx": mapped, "source_dx": r.diagnosis,
+                                                      "source": str(root)}))
+    return out
+
+
+def _source_records(records) -> dict[str, list]:
+    """Records per source, with the diagnoses they had there (the split of each source is its own)."""
+    import dataclasses
+
+    by_source: dict[str, list] = {}
+    for r in records:
+        if "source" in r.labels:
+            r = dataclasses.replace(r, labels={**r.labels, "dx": r.labels["source_dx"]})
+        by_source.setdefault(r.labels.get("source", ""), []).append(r)
+    return by_source
 
 
 def split_mapping(config: dict, records, run_dir: Path | None = None) -> dict[str, str]:
@@ -63,8 +102,11 @@ def split_mapping(config: dict, records, run_dir: Path | None = None) -> dict[st
     elif run_dir is not None and (run_dir / "split.csv").exists():
         mapping = read_split(run_dir / "split.csv")
     else:
-        mapping = classification_split(records, str(d["ratios"]), mode=d["split"], seed=int(d["split_seed"]),
-                                       val_fraction=float(d["val_fraction"]))
+        # each source on its own: a joint run holds out exactly the images a run on one source would
+        mapping = {}
+        for part in _source_records(records).values():
+            mapping.update(classification_split(part, str(d["ratios"]), mode=d["split"], seed=int(d["split_seed"]),
+                                                val_fraction=float(d["val_fraction"])))
     known = {r.image_id for r in records}
     return {k: v for k, v in mapping.items() if k in known}
 
@@ -279,6 +321,7 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     plot_confusion(test_metrics["confusion_matrix"], names, run_dir / "confusion_matrix.png",
                    title=f"{test_name}: accuracy {test_metrics['accuracy']:.3f}, "
                          f"balanced accuracy {test_metrics['balanced_accuracy']:.3f}")
+    by_source = _test_by_source(config, records, test_ids, y[rows["test"]], probs, names)
     counts = {part: {names[c]: int(n) for c, n in enumerate(np.bincount(y[r], minlength=len(names)))}
               for part, r in rows.items()}
     recipe = "cached frozen prefix, trainable last {} stage(s)".format(t["trainable_stages"]) if cached \
@@ -287,7 +330,9 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
         "recipe": recipe, "data_root": str(d["root"]), "task": d["task"],
         "split": {"ratios": str(d["ratios"]), "mode": d["split"], "split_seed": int(d["split_seed"]),
                   "val_fraction": float(d["val_fraction"]), "limit_images": d["limit_images"], "seed": seed,
-                  "split_file": d["split_file"], "n_test": len(test_ids), "reported_on": test_name},
+                  "split_file": d["split_file"], "n_test": len(test_ids), "reported_on": test_name,
+                  "joint": [str(r) for r in d["joint"] or []], "class_map": dict(d["class_map"]),
+                  "n_test_by_source": {k: v["n"] for k, v in by_source.items()}},
         "sampling": t["sampling"], "best_epoch": validation.best_epoch, "precision": precision,
         "val": _headline(validation.best_metrics), test_name: _headline(test_metrics),
     }
@@ -295,7 +340,7 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     save_classifier(run_dir / "model.pt", model, backbone=m["backbone"], class_names=names, task=d["task"],
                     dropout=float(m["dropout"]), pipeline=pipe.to_dict(), tta_views=tta, crop=crop, info=info)
     metrics = {"split": test_name, test_name: test_metrics, "val": validation.best_metrics,
-               "best_epoch": validation.best_epoch, "class_counts": counts,
+               "best_epoch": validation.best_epoch, "class_counts": counts, f"{test_name}_by_source": by_source,
                "epoch_class_counts": {names[c]: round(float(n), 1)
                                       for c, n in enumerate(sampling.epoch_counts(y[rows["train"]], len(names)))}}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -310,6 +355,25 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"{test_name}: {summary_line(test_metrics)}  ->  {run_dir / 'model.pt'}", file=sys.stderr)
     return summary
+
+
+def _test_by_source(config: dict, records, test_ids, y, probs, names) -> dict:
+    """Held-out headline figures of each source of a joint run (and melanoma AUC where it applies)."""
+    from dermaseg.classify.metrics import classification_metrics
+
+    d = config["data"]
+    if not d["joint"]:
+        return {}
+    source_of = {r.image_id: r.labels.get("source", str(d["root"])) for r in records}
+    out = {}
+    for source in [str(d["root"]), *(str(r) for r in d["joint"])]:
+        keep = [k for k, i in enumerate(test_ids) if source_of[i] == source]
+        if not keep:
+            continue
+        m = classification_metrics(y[keep], probs[keep], names)
+        mel = [n for n in names if n in L_.MELANOMA_NAMES]
+        out[source] = {**_headline(m), "melanoma_auc": m["per_class"][mel[0]]["auc"] if mel else None}
+    return out
 
 
 def _headline(m: dict | None) -> dict:
