@@ -19,9 +19,7 @@ import json
 import platform
 from pathlib import Path
 
-import torch
-
-from dermaseg.classify.modelfile import read_classifier
+from dermaseg.classify.modelfile import read_classifier, write_classifier
 from dermaseg.core.provenance import source_commit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True)
     parser.add_argument("--name", default="ham10000-lite0")
     parser.add_argument("--recipe", default="configs/classify_ham10000_lite0_finetune.yaml")
+    parser.add_argument("--training-data", default="HAM10000 (lesion-grouped 80:20 split, 10% of the training "
+                        "part for validation); CC BY-NC 4.0")
     parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {platform.processor() or 'unknown'}")
     parser.add_argument("--training-commit", default=None, help="the commit the run trained with (default: HEAD)")
     parser.add_argument("--out", default=str(SHIPPED))
@@ -53,17 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     info = dict(raw["info"])
     info.update({
         "name": args.name, "version": args.version, "recipe_file": args.recipe,
-        "training_data": "HAM10000 (lesion-grouped 80:20 split, 10% of the training part for validation); "
-                         "CC BY-NC 4.0",
+        "training_data": args.training_data,
         "commit": args.training_commit or source_commit(), "hardware": args.hardware,
         "held_out": _figures(args.test_metrics, "test", "HAM10000 lesion-grouped test split (never used for choices)"),
     })
     if args.cross_metrics:
         info["cross_dataset"] = _figures(args.cross_metrics, "all", "ISIC 2017 training set, melanoma vs. rest")
     raw["info"] = info
-    raw["state_dict"] = {k: (v.half() if v.is_floating_point() else v) for k, v in raw["state_dict"].items()}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(raw, args.out)
+    write_classifier(args.out, raw)
     held = info["held_out"]
     print(f"shipped {args.name} {args.version} -> {args.out} (test accuracy {held['accuracy']:.4f}, "
           f"balanced accuracy {held['balanced_accuracy']:.4f})")

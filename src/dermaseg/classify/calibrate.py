@@ -60,11 +60,9 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray, shift: np.ndarray | None =
 def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: str | Path,
                          threads: int | None = None) -> dict:
     """Tune tau on the model's validation split (rebuilt from the model file), write `out_model`."""
-    import torch
-
     from dermaseg.classify.evaluate import held_out_ids
     from dermaseg.classify.metrics import expected_calibration_error
-    from dermaseg.classify.modelfile import read_classifier
+    from dermaseg.classify.modelfile import read_classifier, write_classifier
     from dermaseg.data.readers import open_dataset
 
     clf = Classifier(model, threads=threads, backend="torch")  # writes a new .pt from its weights
@@ -99,11 +97,8 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
     raw["info"]["calibration"] = {"method": "logit adjustment (tau) and temperature, both tuned on the validation split",
                                   "tau": tau, "temperature": temperature, "validation_ece": ece,
                                   "train_prior": prior.tolist(), "n_val": len(ids), "table": table}
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in raw["state_dict"].items()}
-    raw["state_dict"] = state
     out_model = Path(out_model)
-    out_model.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(raw, out_model)
+    write_classifier(out_model, raw)
     chosen = next(r for r in table if r["tau"] == tau)
     print(f"tau {tau}: validation accuracy {chosen['accuracy']:.3f}, balanced accuracy "
           f"{chosen['balanced_accuracy']:.3f} (tau 0: {next(r for r in table if r['tau'] == 0)}); "

@@ -1,48 +1,34 @@
 """The classifier model file: architecture, classes, preprocessing, TTA, provenance and weights.
 
 One file is enough to predict (`dermaseg classify predict --model FILE`); the shipped one
-lives in `dermaseg/weights/` beside its ONNX export (names: dermaseg.core.zoo). Weights are
-stored in float16 (half the size, same predictions to about 1e-3 in probability) and
-restored to float32 on load.
+lives in `dermaseg/weights/` beside its ONNX export (names: dermaseg.core.zoo). The file is
+dermaseg.core.torchfile's, task "classification": weights in float16 (half the size, same
+predictions to about 1e-3 in probability), float32 once read.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-FORMAT = "dermaseg-classifier-v1"
+from dermaseg.core import torchfile
 
 
 def save_classifier(path: Path | str, model, *, backbone: str, class_names: list[str], task: str,
                     dropout: float, pipeline: dict, tta_views: int, crop: dict | None = None,
                     info: dict | None = None, fp16: bool = True) -> Path:
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous().clone()
-             for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, "backbone": backbone, "class_names": list(class_names), "task": task,
-                "dropout": float(dropout), "pipeline": pipeline, "tta_views": int(tta_views),
-                "crop": crop, "info": info or {}, "state_dict": state}, tmp)
-    tmp.replace(path)
-    return path
+    """`task` is the label task (auto | melanoma)."""
+    header = {"backbone": backbone, "class_names": list(class_names), "label_task": task, "dropout": float(dropout),
+              "pipeline": pipeline, "tta_views": int(tta_views), "crop": crop, "info": info or {}}
+    return torchfile.save(path, "classification", header, model.state_dict(), fp16=fp16)
 
 
 def read_classifier(path: Path | str) -> dict:
-    import torch
+    return torchfile.read(path, "classification")
 
-    path = Path(path)
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a classifier file"
-        raise ValueError(f"{path}: not a dermaseg classifier file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a dermaseg classifier file (no '{FORMAT}' format tag; "
-                         "segmentation models are used by `dermaseg predict`)")
-    raw["state_dict"] = {k: (v.float() if v.is_floating_point() else v) for k, v in raw["state_dict"].items()}
-    return raw
+
+def write_classifier(path: Path | str, data: dict) -> Path:
+    """Write what read_classifier returned (after changing its header) as a new file."""
+    return torchfile.save(path, "classification", data, data["state_dict"])
 
 
 def build_from_classifier_file(path: Path | str):

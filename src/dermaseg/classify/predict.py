@@ -41,7 +41,7 @@ def _meta_from_onnx(meta: dict) -> dict:
     """ONNX metadata in the shape of a PyTorch classifier file's header (what callers read)."""
     model = meta.get("model") or {}
     return {"class_names": list(meta["classes"]), "pipeline": meta["pipeline"], "backbone": model.get("backbone"),
-            "task": model.get("label_task", "auto"), "tta_views": model.get("tta_views", 1),
+            "label_task": model.get("label_task", "auto"), "tta_views": model.get("tta_views", 1),
             "crop": model.get("crop"), "logit_shift": model.get("logit_shift"),
             "temperature": model.get("temperature"), "info": meta.get("info") or {},
             "version": meta.get("version"), "held_out": meta.get("held_out")}
@@ -79,7 +79,7 @@ class Classifier:
             self.model, self.meta = build_from_classifier_file(self.path)
             self.session, self.backend_name = None, "pytorch"
         self.class_names: list[str] = list(self.meta["class_names"])
-        self.task = self.meta.get("task", "auto")
+        self.task = self.meta.get("label_task", "auto")   # auto | melanoma
         self.pipeline = PipelineConfig.from_dict({k: v for k, v in self.meta["pipeline"].items() if k != "augment"})
         self.tta_views = int(tta_views if tta_views is not None else self.meta.get("tta_views", 1))
         if not 1 <= self.tta_views <= 8:

@@ -14,14 +14,12 @@ from dermaseg.core.modelfile import FORMAT, write_metadata
 from dermaseg.core.provenance import source_commit
 from dermaseg.core.zoo import SHIPPED, ShippedModel
 
-CLASSIFIER_FORMAT = "dermaseg-classifier-v1"
 
 
-def _file_format(path: Path) -> str:
-    import torch
+def _file_task(path: Path) -> str:
+    from dermaseg.core import torchfile
 
-    raw = torch.load(path, map_location="cpu", weights_only=False)
-    return "classification" if isinstance(raw, dict) and raw.get("format") == CLASSIFIER_FORMAT else "segmentation"
+    return torchfile.task_of(torchfile.load_raw(path)) or "segmentation"   # else a Lightning checkpoint
 
 
 def _sha256(path: Path) -> str:
@@ -59,7 +57,7 @@ def export_onnx(model_path: Path | str, out_path: Path | str, *, opset: int = 17
     model_path = Path(model_path)
     shipped = SHIPPED.get(name) if name else next(
         (m for m in SHIPPED.values() if m.torch_path == model_path.resolve()), None)
-    if _file_format(model_path) == "classification":
+    if _file_task(model_path) == "classification":
         model, meta, payload = _classifier(model_path, shipped)
     else:
         model, meta, payload = _segmenter(model_path, shipped)
@@ -109,7 +107,7 @@ def _classifier(path: Path, shipped: ShippedModel | None):
         "name": shipped.name if shipped else path.stem,
         "version": str(info.get("version", "unversioned")),
         "classes": list(meta["class_names"]), "pipeline": pipeline, "threshold": None,
-        "model": {"backbone": meta["backbone"], "label_task": meta.get("task", "auto"),
+        "model": {"backbone": meta["backbone"], "label_task": meta.get("label_task", "auto"),
                   "tta_views": int(meta.get("tta_views", 1)), "crop": meta.get("crop"),
                   "logit_shift": [float(v) for v in shift] if shift is not None else None,
                   "temperature": meta.get("temperature")},
