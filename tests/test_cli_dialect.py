@@ -47,6 +47,29 @@ def test_same_flag_for_the_same_thing():
                                                 ("classify", "predict")])
 
 
+def test_json_means_one_thing_everywhere(shared_data, tmp_path, capsys):
+    """--json: JSON on stdout instead of text; --json FILE: the text, and the JSON in FILE."""
+    import json
+
+    from dermaseg.cli import build_parser, main
+
+    pages = dict(_subparsers(build_parser()))
+    with_json = {w: next(a for a in p._actions if "--json" in a.option_strings) for w, p in pages.items()
+                 if any("--json" in a.option_strings for a in p._actions)}
+    assert set(with_json) >= {("models",), ("data", "inspect")}
+    assert {(a.nargs, a.const, a.help) for a in with_json.values()} == {(a.nargs, a.const, a.help)
+                                                                         for a in list(with_json.values())[:1]}
+    data = str(shared_data / "isic2017")
+    assert main(["data", "inspect", data, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)         # nothing but the JSON document on stdout
+    assert report["images"] == 2000
+    assert main(["data", "inspect", data, "--json", str(tmp_path / "r.json")]) == 0
+    assert "inspected 2000 images" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text()) == report
+    assert main(["models", "--no-params", "--json"]) == 0
+    assert "architectures" in json.loads(capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("argv, expect", [
     (["evaluate", "isic-unet-lite0", "DATA"], {"model": "isic-unet-lite0", "data": "DATA"}),
     (["export", "isic-unet-lite0", "--out", "m.onnx"], {"model": "isic-unet-lite0", "out": "m.onnx"}),

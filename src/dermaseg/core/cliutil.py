@@ -53,3 +53,35 @@ def take_old_positionals(args: argparse.Namespace, command: str) -> None:
         setattr(args, dest, value)
     print(f"dermaseg: warning: positional arguments of `dermaseg {command}` are deprecated and will be "
           f"removed in the next release; write: dermaseg {command} {' '.join(flags)}", file=sys.stderr)
+
+
+# --json means one thing in every command: the output as JSON on stdout instead of text, or,
+# given a FILE, the text as usual and the JSON written to FILE.
+JSON_HELP = "print the output as JSON instead of text (or, with FILE, write the JSON to FILE as well)"
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE", help=JSON_HELP)
+
+
+def json_to_stdout(args: argparse.Namespace) -> bool:
+    return getattr(args, "json", None) == "-"
+
+
+def write_json(args: argparse.Namespace, document) -> None:
+    """Print `document` (--json) or write it to the FILE of --json FILE; nothing without --json."""
+    import json
+
+    if args.json is None:
+        return
+    text = json.dumps(document, indent=2)
+    if args.json == "-":
+        print(text)
+        return
+    try:
+        with open(args.json, "w") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        from dermaseg.core.errors import UserError
+
+        raise UserError(f"{args.json}: cannot write the JSON report ({exc.strerror or exc})") from None

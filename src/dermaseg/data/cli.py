@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dermaseg.core.cliutil import EXIT_OK, EXIT_SKIPPED, HelpFormatter
+from dermaseg.core.cliutil import EXIT_OK, EXIT_SKIPPED, HelpFormatter, add_json_option, json_to_stdout, write_json
 from dermaseg.core.errors import UserError
 
 
@@ -16,9 +16,10 @@ def register(subparsers) -> None:
                               "and any problem; 2 usage error or no data found",
                        formatter_class=HelpFormatter)
     p.add_argument("root", help="data folder (ISIC 2016-2018, HAM10000, PH2, images/+masks/, or a folder of them)")
-    p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
+    add_json_option(p)
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any problem is found")
-    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: up to 4)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="images worked on at once, each in its own process (default: up to 4)")
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("split", help="write a reproducible train/test or train/val/test split CSV",
@@ -35,7 +36,6 @@ def register(subparsers) -> None:
 
 
 def _inspect(args) -> int:
-    import json
     import time
 
     from dermaseg.data.inspect import format_report, inspect_dataset
@@ -43,11 +43,10 @@ def _inspect(args) -> int:
 
     start = time.perf_counter()
     report = inspect_dataset(open_dataset(args.root), workers=args.workers)
-    print(format_report(report))
-    print(f"inspected {report.n_records} images in {time.perf_counter() - start:.1f} s")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(report.to_dict(), fh, indent=2)
+    if not json_to_stdout(args):
+        print(format_report(report))
+        print(f"inspected {report.n_records} images in {time.perf_counter() - start:.1f} s")
+    write_json(args, report.to_dict())
     from dermaseg.data.quality import SKIP_CODES
 
     if args.strict and report.problems:

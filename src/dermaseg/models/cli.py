@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from dermaseg.core.cliutil import HelpFormatter
+from dermaseg.core.cliutil import HelpFormatter, add_json_option, json_to_stdout, write_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-params", action="store_true",
                         help="skip parameter counts (they need every model built once: ~10-30 s on a CPU)")
-    parser.add_argument("--json", action="store_true", help="print the tables as JSON")
+    add_json_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         archs = describe_models(with_params=not args.no_params)
         encoders = describe_encoders(with_params=not args.no_params)
-    if args.json:
-        print(json.dumps({"architectures": archs, "encoders": encoders}, indent=2))
+    write_json(args, {"architectures": archs, "encoders": encoders})
+    if json_to_stdout(args):
         return 0
 
     print("Architectures (parameters: default encoder, 1 output class)")

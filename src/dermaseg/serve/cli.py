@@ -20,7 +20,7 @@ def register(subparsers) -> None:
                                                  "(default: the shipped one, its .onnx export when present)")
     p.add_argument("--classifier", default=None, help="classifier: shipped name or file (default: the shipped one)")
     p.add_argument("--no-classifier", action="store_true", help="segmentation only (/v1/classify answers 503)")
-    p.add_argument("--workers", type=int, default=default_workers(), help="images processed at once")
+    p.add_argument("--workers", type=int, default=default_workers(), help="images worked on at once, each in its own thread")
     p.add_argument("--queue", type=int, default=defaults.queue,
                    help="requests that may wait for a worker; more get 503 with Retry-After")
     p.add_argument("--threads", type=int, default=None,
