@@ -181,3 +181,20 @@ def test_learning_curves_plot(tmp_path):
     nothing.write_text("epoch,foo\n0,2\n")
     with pytest.raises(ValueError, match="nothing.csv.*nothing to plot"):
         plot_learning_curves(nothing, tmp_path / "x.png")
+
+
+def test_one_epoch_table_writer_and_figure_for_both_tasks(tmp_path):
+    from dermaseg.training.curves import classification_curves, record_epoch
+
+    table = tmp_path / "history.csv"
+    columns = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "lr"]
+    for epoch, bal in ((0, 0.4), (1, 0.5), (2, 0.45)):
+        record_epoch(table, {"epoch": epoch, "train_loss": 1 / (epoch + 1), "val_loss": 1.1 / (epoch + 1),
+                             "val_accuracy": 0.7, "val_balanced_accuracy": bal, "lr": 1e-3}, columns)
+    # a resumed run repeats epoch 1: that row is replaced and the later one dropped, from the file alone
+    rows = record_epoch(table, {"epoch": 1, "train_loss": 0.4, "val_loss": 0.5, "val_accuracy": 0.72,
+                                "val_balanced_accuracy": 0.6, "lr": 5e-4}, columns)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert table.read_text().splitlines()[0] == ",".join(columns) and len(table.read_text().splitlines()) == 3
+    assert_png(plot_learning_curves(table, tmp_path / "lc.png", classification_curves("balanced_accuracy")),
+               min_size=(900, 250))

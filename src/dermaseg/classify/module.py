@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import sys
@@ -18,6 +17,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from dermaseg.classify.data import dihedral
 from dermaseg.classify.metrics import classification_metrics
 from dermaseg.training.base import TaskModule
+from dermaseg.training.curves import classification_curves, plot_learning_curves, record_epoch
 from dermaseg.transforms.augment import sample_rng
 from dermaseg.transforms.pipeline import normalise_image
 
@@ -176,14 +176,9 @@ class Validation(L.Callback):
                "lr": trainer.optimizers[0].param_groups[0]["lr"],
                "seconds": round(time.perf_counter() - pl_module.epoch_started, 1),
                "images_per_second": round(images_per_second, 2)}
-        self.rows = [r for r in self.rows if int(r["epoch"]) < row["epoch"]] + [row]
-        with open(self.run_dir / "history.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, HISTORY_COLUMNS)
-            w.writeheader()
-            w.writerows(self.rows)
-        from dermaseg.classify.plots import plot_history
-
-        plot_history(self.run_dir / "history.csv", self.run_dir / "learning_curves.png", self.select)
+        self.rows = record_epoch(self.run_dir / "history.csv", row, HISTORY_COLUMNS, earlier=self.rows)
+        plot_learning_curves(self.run_dir / "history.csv", self.run_dir / "learning_curves.png",
+                             classification_curves(self.select))
         score = -val_loss if self.select == "loss" else m[self.select]
         improved = score > self.best_score
         if improved:

@@ -43,34 +43,6 @@ def plot_confusion(cm, class_names: list[str], out_png: Path | str, title: str =
     return _save(fig, out_png)
 
 
-def plot_history(history_csv: Path | str, out_png: Path | str, select: str = "balanced_accuracy") -> Path:
-    """Learning curves: train/validation loss, validation accuracy / balanced accuracy / macro F1."""
-    import pandas as pd
-
-    df = pd.read_csv(history_csv)
-    if df.empty:
-        raise ValueError(f"{history_csv}: no epochs recorded")
-    fig = _figure(figsize=(10.5, 3.8))
-    axes = fig.subplots(1, 2)
-    for col, label in (("train_loss", "train"), ("val_loss", "validation")):
-        if col in df:
-            axes[0].plot(df["epoch"], df[col], marker="o", markersize=3, label=label)
-    axes[0].set(title="Loss (cross-entropy)", xlabel="epoch", ylabel="loss")
-    for col, label in (("val_accuracy", "accuracy"), ("val_balanced_accuracy", "balanced accuracy"),
-                       ("val_macro_f1", "macro F1")):
-        if col in df:
-            axes[1].plot(df["epoch"], df[col], marker="o", markersize=3, label=label)
-    key = f"val_{select}"
-    if key in df and df[key].notna().any():
-        best = df.loc[df[key].idxmin() if select == "loss" else df[key].idxmax()]
-        axes[1].axvline(best["epoch"], color="grey", linestyle=":", label=f"kept: epoch {int(best['epoch'])}")
-    axes[1].set(title="Validation", xlabel="epoch", ylabel="score", ylim=(0, 1))
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return _save(fig, out_png)
-
-
 def plot_grid(results, out_png: Path | str, title: str = "") -> Path:
     """Grouped bars: accuracy and balanced accuracy per technique, one group per split ratio.
 

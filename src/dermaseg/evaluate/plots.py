@@ -16,95 +16,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from dermaseg.training.curves import plot_learning_curves  # noqa: F401 - part of this module's API
+
 TRUTH_RGB = (0, 200, 0)  # green
 PRED_RGB = (230, 0, 0)   # red
-
-# metrics.csv column -> legend label, for the validation-metrics panel.
-_SCORE_COLUMNS = {
-    "dice": "validation Dice",
-    "jaccard": "validation Jaccard",
-    "accuracy": "validation accuracy",
-    "train_dice": "train Dice",
-}
-
 
 def _save(fig: Figure, out_png: Path | str, dpi: int = 110) -> Path:
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=dpi, bbox_inches="tight")
     return out_png
-
-
-def plot_learning_curves(metrics_csv: Path | str, out_png: Path | str) -> Path:
-    """Loss (train vs validation) and validation Dice/Jaccard/accuracy per epoch.
-
-    Reads a run's `metrics.csv` (epoch, train_loss, valid_loss, accuracy, dice, jaccard, time,
-    optionally lr and train_dice). Rows that share an epoch are merged, so a Lightning
-    CSVLogger file (train and validation values on separate rows) plots as well.
-    """
-    import pandas as pd
-
-    metrics_csv = Path(metrics_csv)
-    if not metrics_csv.is_file():
-        raise FileNotFoundError(f"{metrics_csv}: no such metrics file")
-    try:
-        df = pd.read_csv(metrics_csv)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{metrics_csv}: not a readable CSV ({exc})") from None
-    if "epoch" not in df.columns:
-        raise ValueError(f"{metrics_csv}: no 'epoch' column (columns: {', '.join(df.columns)})")
-    df = df.dropna(subset=["epoch"]).groupby("epoch", sort=True).last()
-
-    def series(name: str):
-        if name not in df.columns:
-            return None
-        s = pd.to_numeric(df[name], errors="coerce").dropna()
-        return s if len(s) else None
-
-    losses = {label: series(col) for col, label in (("train_loss", "train"), ("valid_loss", "validation"))}
-    scores = {label: series(col) for col, label in _SCORE_COLUMNS.items()}
-    lr = series("lr")
-    if all(s is None for s in (*losses.values(), *scores.values())):
-        raise ValueError(
-            f"{metrics_csv}: nothing to plot; expected some of train_loss, valid_loss, "
-            f"{', '.join(_SCORE_COLUMNS)} (columns: {', '.join(map(str, df.columns))})"
-        )
-
-    n_panels = 3 if lr is not None else 2
-    fig = Figure(figsize=(5.2 * n_panels, 4.0), layout="constrained")
-    axes = fig.subplots(1, n_panels)
-
-    ax = axes[0]
-    for label, s in losses.items():
-        if s is not None:
-            ax.plot(s.index, s.values, marker="o", markersize=3, label=label)
-    ax.set(title="Loss", xlabel="epoch", ylabel="loss")
-
-    ax = axes[1]
-    for label, s in scores.items():
-        if s is not None:
-            style = "--" if label.startswith("train") else "-"
-            ax.plot(s.index, s.values, style, marker="o", markersize=3, label=label)
-    dice = scores["validation Dice"]
-    if dice is not None:
-        best_epoch = dice.idxmax()
-        ax.axvline(best_epoch, color="grey", linestyle=":",
-                   label=f"best val Dice {dice.max():.3f} (epoch {best_epoch:g})")
-    ax.set(title="Dice / Jaccard / accuracy", xlabel="epoch", ylabel="score")
-
-    if lr is not None:
-        ax = axes[2]
-        ax.plot(lr.index, lr.values, marker="o", markersize=3, color="tab:purple")
-        ax.set(title="Learning rate", xlabel="epoch", ylabel="lr")
-        if (lr > 0).all() and lr.max() / lr.min() > 20:
-            ax.set_yscale("log")
-
-    for ax in axes[:2]:
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    fig.suptitle(metrics_csv.parent.name or "training run", fontsize=10)
-    return _save(fig, out_png)
 
 
 def plot_confusion_matrix(counts: Sequence[int], out_png: Path | str) -> Path:

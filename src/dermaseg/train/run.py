@@ -8,7 +8,6 @@ Re-running the same command on the same folder resumes from the newest checkpoin
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 
 from dermaseg.data.readers import LesionDataset, open_dataset
 from dermaseg.data.splits import make_split, parse_ratios, read_split, write_split
+from dermaseg.training.curves import record_epoch
 from dermaseg.training.run import default_precision, uses_gpu, write_config, write_environment
 
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "accuracy", "dice", "jaccard", "train_dice", "lr", "time"]
@@ -99,17 +99,9 @@ class MetricsTable(L.Callback):
             "lr": trainer.optimizers[0].param_groups[-1]["lr"],
             "time": round(time.perf_counter() - pl_module.epoch_started, 1),
         }
-        rows = []
-        if self.path.exists():  # on resume keep earlier epochs, drop any repeated one
-            with open(self.path, newline="") as fh:
-                rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) < row["epoch"]]
-        rows.append(row)
-        with open(self.path, "w", newline="") as fh:
-            w = csv.DictWriter(fh, METRIC_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
+        record_epoch(self.path, row, METRIC_COLUMNS)
         try:
-            from dermaseg.evaluate.plots import plot_learning_curves
+            from dermaseg.training.curves import plot_learning_curves
 
             plot_learning_curves(self.path, self.run_dir / "learning_curves.png")
         except Exception as exc:  # noqa: BLE001 - a plot must never stop a training run
