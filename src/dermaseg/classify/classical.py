@@ -17,7 +17,6 @@ predictions_<estimator>_<features>.csv.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.classify.handcrafted import FEATURE_NAMES, feature_groups, lesion_features
+from dermaseg.core.cache import digest, save_arrays
 
 FEATURE_VERSION = 1
 ESTIMATORS = ("svm", "knn", "rf")
@@ -42,14 +42,7 @@ FEATURE_SETS = {"all": ("glcm", "hist", "moment", "abcd"), "texture": ("glcm",),
 def cache_folder(cache_dir: Path | str, segmenter_name: str, segmenter_version: str, max_side: int) -> Path:
     parts = {"v": FEATURE_VERSION, "n": len(FEATURE_NAMES), "segmenter": segmenter_name,
              "segmenter_version": segmenter_version, "max_side": int(max_side)}
-    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-    return Path(cache_dir) / "handcrafted" / key
-
-
-def _save(path: Path, **arrays) -> None:
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    return Path(cache_dir) / "handcrafted" / digest(parts)
 
 
 def extract_features(dataset, records, segmenter, folder: Path, *, max_side: int = 200, batch_size: int = 16,
@@ -93,7 +86,7 @@ def extract_features(dataset, records, segmenter, folder: Path, *, max_side: int
                 continue
             seconds = dec[0] + segment_s + time.perf_counter() - t0
             cpu = dec[1] + segment_cpu + time.process_time() - c0
-            _save(folder / f"{record.image_id}.npz", features=vector, seconds=np.float64(seconds),
+            save_arrays(folder / f"{record.image_id}.npz", features=vector, seconds=np.float64(seconds),
                   cpu_seconds=np.float64(cpu), load1=np.float64(os.getloadavg()[0]))
         done += len(chunk)
         if progress and (s // batch_size) % 20 == 0:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from dermaseg.core.cache import digest, save_array
 from dermaseg.data.readers import LesionDataset, Record
 from dermaseg.transforms.pipeline import PipelineConfig, prepare
 
@@ -32,14 +32,7 @@ def _records_key(records: list[Record]) -> str:
 
 
 def cache_key(records: list[Record], pipe: PipelineConfig, crop: dict | None) -> str:
-    parts = {"records": _records_key(records), "pipeline": pipe.prepare_key(), "crop": crop or {"mode": "none"}}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    return digest({"records": _records_key(records), "pipeline": pipe.prepare_key(), "crop": crop or {"mode": "none"}})
 
 
 def load_images(dataset: LesionDataset, records: list[Record], pipe: PipelineConfig, *, cropper=None,
@@ -76,7 +69,7 @@ def load_images(dataset: LesionDataset, records: list[Record], pipe: PipelineCon
     images = np.stack(arrays)
     if cache_dir is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_save(data_path, images)
+        save_array(data_path, images)
         ids_path.write_text(json.dumps(ids))
     return ids, images, key
 

@@ -13,14 +13,12 @@ networks about twice as fast as PyTorch eager. Otherwise, or if the check fails,
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from dermaseg.classify.data import dihedral
+from dermaseg.core.cache import digest, save_array
 from dermaseg.transforms.pipeline import normalise_image
 
 
@@ -28,7 +26,7 @@ def features_key(images_key: str, backbone: str, weights, trainable_stages: int,
                  augment: dict | None, seed: int) -> str:
     parts = {"images": images_key, "backbone": backbone, "weights": str(weights), "stages": int(trainable_stages),
              "normalise": normalise, "augment": augment or {}, "seed": int(seed) if augment else 0, "v": 1}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return digest(parts)
 
 
 def view_images(images: np.ndarray, start: int, stop: int, view: int, compose=None, seed: int = 0) -> np.ndarray:
@@ -123,8 +121,6 @@ def compute_features(prefix, images: np.ndarray, normalise: str, folder: Path | 
                     runner = _runner(prefix, x)
                 chunks.append(runner(x).to(torch.float16).numpy())
         array = np.concatenate(chunks)
-        tmp = path.with_name(f"view{v}.{os.getpid()}.tmp.npy")
-        np.save(tmp, array)
-        os.replace(tmp, path)
+        save_array(path, array)
         out.append(np.load(path, mmap_mode="r"))
     return out

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from dermaseg.core.cache import file_signature
 from dermaseg.data.quality import DataQualityWarning, Problem
 from dermaseg.data.readers import LesionDataset
 from dermaseg.transforms.augment import apply, build_augment, reseed
@@ -68,21 +69,13 @@ def _keep(batch):
     return batch
 
 
-def _file_signature(path) -> list:
-    try:
-        st = os.stat(path)
-        return [str(path), st.st_size, st.st_mtime_ns]
-    except (OSError, TypeError):
-        return [str(path), None, None]
-
-
 def cache_key(dataset: LesionDataset, image_ids: list[str], config: PipelineConfig) -> str:
     """Changes when the prepare settings or any file (path, size, modification time) changes."""
     h = hashlib.sha256(config.prepare_key().encode())
     for image_id in image_ids:
         record = dataset.record(image_id)
-        h.update(json.dumps([image_id, _file_signature(record.image_path),
-                             _file_signature(record.mask_path)]).encode())
+        h.update(json.dumps([image_id, file_signature(record.image_path),
+                             file_signature(record.mask_path)]).encode())
     return h.hexdigest()[:20]
 
 

@@ -1,0 +1,49 @@
+"""On-disk caches of decoded images and features: their keys and their atomic writes.
+
+A cache entry is named by `digest` of everything that shaped it (settings, file list, version),
+so a change to any of them makes a new entry instead of reading a stale one. Entries are written
+to a temporary name and renamed into place: a reader (another run, a killed one) never sees half
+of one. Used by the segmentation dataset cache, the classifier's image and feature caches and
+the classical baselines' hand-crafted features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def digest(parts, length: int = 16) -> str:
+    """A short, stable hex name for JSON-able `parts` (dict keys sorted)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def file_signature(path) -> list:
+    """[path, size, modification time]: changes when the file is replaced or edited."""
+    try:
+        st = os.stat(path)
+        return [str(path), st.st_size, st.st_mtime_ns]
+    except (OSError, TypeError):
+        return [str(path), None, None]
+
+
+def save_array(path: Path | str, array: np.ndarray) -> Path:
+    """np.save, atomically."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+    return path
+
+
+def save_arrays(path: Path | str, **arrays: np.ndarray) -> Path:
+    """np.savez of several arrays (`path` ends in .npz), atomically."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
