@@ -531,3 +531,26 @@ def test_temperature_scaling_repairs_overconfidence_without_changing_predictions
     assert (repaired.argmax(1) == overconfident.argmax(1)).all()
     assert expected_calibration_error(y, overconfident) > 0.1
     assert expected_calibration_error(y, repaired) < 0.03
+
+
+def test_ensemble_scores_the_mean_of_members_on_shared_images(tmp_path):
+    from dermaseg.classify.ensemble import score_ensemble
+
+    def write(name, rows, classes=("mel", "nv")):
+        path = tmp_path / name
+        lines = ["image_id,true,predicted," + ",".join(f"prob_{c}" for c in classes)]
+        lines += [f"{i},{t},x," + ",".join(str(v) for v in p) for i, t, p in rows]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    a = write("a.csv", [("i1", "mel", (0.6, 0.4)), ("i2", "nv", (0.7, 0.3)), ("i3", "nv", (0.2, 0.8))])
+    b = write("b.csv", [("i2", "nv", (0.1, 0.9)), ("i1", "mel", (0.2, 0.8))])        # i3 missing, other order
+    report = score_ensemble([a, b], tmp_path / "ens")
+    # i1: mean (0.4, 0.6) -> nv (wrong); i2: (0.4, 0.6) -> nv (right)
+    assert report["n"] == 2 and report["accuracy"] == 0.5 and report["n_dropped"] == 1
+    preds = (tmp_path / "ens" / "predictions.csv").read_text().splitlines()
+    assert preds[1].startswith("i1,mel,nv,0.4,0.6")
+    with pytest.raises(ValueError, match="c.csv: classes"):
+        score_ensemble([a, write("c.csv", [("i1", "mel", (0.5, 0.5))], ("mel", "bkl"))], tmp_path / "x")
+    with pytest.raises(ValueError, match="d.csv: true classes differ"):
+        score_ensemble([a, write("d.csv", [("i1", "nv", (0.5, 0.5))])], tmp_path / "y")

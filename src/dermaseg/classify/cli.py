@@ -1,4 +1,4 @@
-"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc|experiment`."""
+"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc|ensemble|experiment`."""
 
 from __future__ import annotations
 
@@ -105,6 +105,13 @@ def register(subparsers) -> None:
     o.add_argument("--title", default="", help="chart title (default: none)")
     o.add_argument("--out", required=True, help="PNG to write")
     o.set_defaults(func=_roc)
+    n = sub.add_parser("ensemble", help="score the mean of several evaluations' probabilities",
+                       description="Average the probabilities in the predictions.csv files that classify evaluate "
+                                   "writes (the same images and classes) and score the ensemble.",
+                       formatter_class=HelpFormatter)
+    n.add_argument("predictions", nargs="+", metavar="PREDICTIONS_CSV", help="predictions.csv files, two or more")
+    n.add_argument("--out", required=True, help="folder for metrics.json, predictions.csv and the melanoma ROC")
+    n.set_defaults(func=_ensemble)
     _add_experiment(sub, help="run a comparison grid (sampling x ratio x backbone x seed), resumable")
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
     # `dermaseg experiment`, before it moved under classify: hidden, kept for one more release.
@@ -220,6 +227,14 @@ def _roc(args) -> int:
         raise ValueError(f"--labels names {len(labels)} curves for {len(args.summaries)} files")
     curves = [(label, read_summary(path)) for label, path in zip(labels, args.summaries)]
     print(plot_rocs(curves, args.out, args.title))
+    return 0
+
+
+@_user_errors
+def _ensemble(args) -> int:
+    from dermaseg.classify.ensemble import score_ensemble
+
+    score_ensemble(args.predictions, args.out)
     return 0
 
 
