@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="the run's model file (after `dermaseg classify calibrate`)")
     parser.add_argument("--test-metrics", required=True, help="metrics.json of `classify evaluate` on the test split")
     parser.add_argument("--cross-metrics", default=None, help="metrics.json of the cross-dataset melanoma check")
+    parser.add_argument("--cross-description", default="ISIC 2017 training set, melanoma vs. rest",
+                        help="what --cross-metrics scored")
     parser.add_argument("--version", required=True)
     parser.add_argument("--name", default="ham10000-lite0")
     parser.add_argument("--recipe", default="configs/classify_ham10000_lite0_finetune.yaml")
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         "held_out": _figures(args.test_metrics, "test", "HAM10000 lesion-grouped test split (never used for choices)"),
     })
     if args.cross_metrics:
-        info["cross_dataset"] = _figures(args.cross_metrics, "all", "ISIC 2017 training set, melanoma vs. rest")
+        split = json.loads(Path(args.cross_metrics).read_text()).get("split", "all")
+        info["cross_dataset"] = _figures(args.cross_metrics, split, args.cross_description)
     raw["info"] = info
     write_classifier(args.out, raw)
     held = info["held_out"]

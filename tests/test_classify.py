@@ -221,6 +221,7 @@ def test_tiny_two_epoch_run_writes_every_artifact(tiny_data, tmp_path, stages, s
 
 def test_joint_run_trains_on_two_sources_and_reports_each(tiny_data, tmp_path):
     from dermaseg.classify.config import load_config
+    from dermaseg.classify.evaluate import evaluate_classifier
     from dermaseg.classify.splits import classification_split
     from dermaseg.classify.train import train_classifier
     from dermaseg.data import open_dataset
@@ -248,6 +249,11 @@ def test_joint_run_trains_on_two_sources_and_reports_each(tiny_data, tmp_path):
     split = dict(csv.reader(open(tmp_path / "run" / "split.csv")))
     alone = classification_split(open_dataset(other).records, "80:20", seed=0, val_fraction=0.25)
     assert {k: v for k, v in split.items() if k.startswith("o_")} == alone    # split as if on its own
+    # scoring every image of a collection the model trained on says so
+    report = evaluate_classifier(tmp_path / "run" / "model.pt", other, tmp_path / "all", split="all", tta_views=1)
+    trained = sum(1 for v in alone.values() if v != "test")
+    assert report["warning"].startswith(f"{trained} of these 18 images were in the model's training")
+    assert evaluate_classifier(tmp_path / "run" / "model.pt", other, tmp_path / "held", tta_views=1)["warning"] is None
 
 
 def test_joint_sources_keep_the_split_each_has_alone(shared_data):

@@ -12,6 +12,7 @@ interval, written to roc_melanoma.json and metrics.json.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -54,6 +55,28 @@ def held_out_ids(records, info: dict, split: str) -> tuple[list[str], str | None
     return ids, warning
 
 
+def trained_on_warning(ds, clf, data_root, ids: list[str]) -> str | None:
+    """A warning when the model trained (or chose its epoch) on some of `ids`: the model file
+    names the collections it trained on, and their split is rebuilt from it."""
+    info = clf.meta.get("info") or {}
+    s = info.get("split") or {}
+    sources = [info.get("data_root"), *(s.get("joint") or [])]
+    if not s or Path(str(data_root)).resolve().name not in {Path(str(x)).name for x in sources if x}:
+        return None
+    records = L_.labelled(ds.records, clf.task)
+    seen = set()
+    for part in ("train", "val"):
+        try:
+            seen |= set(held_out_ids(records, info, part)[0])
+        except ValueError:
+            return None
+    overlap = len(seen.intersection(ids))
+    if not overlap:
+        return None
+    return (f"{overlap} of these {len(ids)} images were in the model's training or validation split: "
+            "these are not held-out figures")
+
+
 def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir: Path | str, *,
                         split: str = "test", split_file: str | None = None, task: str | None = None,
                         tta_views: int | None = None, crop: str = "model", segmenter: str | None = None,
@@ -68,6 +91,10 @@ def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir
     records = L_.labelled(ds.records, task if not collapse else "melanoma")
     if not records:
         raise ValueError(f"{data_root}: no image carries a diagnosis")
+    class_map = ((clf.meta.get("info") or {}).get("split") or {}).get("class_map") or {}
+    if class_map and not collapse:   # a collection trained on jointly, its diagnoses renamed as in training
+        records = [dataclasses.replace(r, labels={**r.labels, "dx": class_map.get(str(r.diagnosis).strip().lower(),
+                                                                                  r.diagnosis)}) for r in records]
     warning = None
     if split == "all":
         ids = [r.image_id for r in records]
@@ -82,6 +109,8 @@ def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir
     ids = [i for i in ids if i in by_id]
     if not ids:
         raise ValueError(f"{data_root}: no labelled image in split {split!r}")
+    if split == "all" or split_file:
+        warning = trained_on_warning(ds, clf, data_root, ids) or warning
     if warning:
         print(f"dermaseg: warning: {warning}", file=sys.stderr)
     y = np.array(L_.targets([by_id[i] for i in ids], names, "melanoma" if collapse else task))

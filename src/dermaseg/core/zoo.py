@@ -40,8 +40,8 @@ SHIPPED: dict[str, ShippedModel] = {m.name: m for m in [
                  "configs/isic2017_unet_lite0.yaml",
                  "U-Net / EfficientNet-Lite0, lesion masks, trained on ISIC 2017 (+ HAM10000)"),
     ShippedModel("ham10000-lite0", "classification", "classifier_ham10000_lite0.onnx",
-                 "classifier_ham10000_lite0.pt", "configs/classify_ham10000_lite0_finetune.yaml",
-                 "EfficientNet-Lite0 fine-tuned whole, HAM10000 seven classes, lesion-grouped 80:20 training split"),
+                 "classifier_ham10000_lite0.pt", "configs/classify_ham_isic2017_lite0_finetune.yaml",
+                 "EfficientNet-Lite0 fine-tuned whole on HAM10000 and ISIC 2017 together, HAM10000's seven classes"),
 ]}
 DEFAULTS = {"segmentation": "isic-unet-lite0", "classification": "ham10000-lite0"}
 
