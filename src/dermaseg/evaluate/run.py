@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from dermaseg.data.io import ImageReadError
 from dermaseg.data.quality import DataQualityWarning
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split
 from dermaseg.evaluate.metrics import image_metrics, summarise
+from dermaseg.transforms.pipeline import restore_size
 
 TRAINING_SPLITS = {"train", "val", "extra_train"}
 
@@ -122,12 +122,7 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
                 if sample is None:
                     continue
                 plain, tta_prob, meta = probs_for(sample.image)
-                prob = tta_prob if tta else plain
-                top, _, left, _ = meta.pad
-                nh, nw = meta.resized_shape
-                full = cv2.resize(np.ascontiguousarray(prob[top:top + nh, left:left + nw]),
-                                  (sample.image.shape[1], sample.image.shape[0]), interpolation=cv2.INTER_LINEAR)
-                sweep.add(sample.mask > 0, full)
+                sweep.add(sample.mask > 0, restore_size(tta_prob if tta else plain, meta))
             tuned, _ = sweep.best("jaccard")
     chosen_threshold = tuned if (tune_threshold and tuned is not None) else seg.threshold
 

@@ -22,7 +22,7 @@ from dermaseg.predict.loading import InferenceImage, from_array, load_for_infere
 from dermaseg.predict.postprocess import clean_mask
 from dermaseg.predict.working import (WORK_DECODE_SIDE, decoded_working_size, measure_scaled, resize_image,
                                       upscale_mask)
-from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, normalise_image, prepare
+from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, restore_size, to_model_input
 
 
 @dataclass
@@ -139,8 +139,7 @@ class Segmenter:
                 + probs[3 * b:][..., ::-1, ::-1]) / 4.0
 
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, ResizeMeta]:
-        prepared, _, meta = prepare(image, self.pipeline)
-        return normalise_image(prepared, self.pipeline.normalise), meta
+        return to_model_input(image, self.pipeline)
 
     def predict_small(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, ResizeMeta]]:
         """Probabilities at model resolution for a batch of images of any sizes."""
@@ -163,12 +162,7 @@ class Segmenter:
 
     def probability(self, image: np.ndarray) -> np.ndarray:
         """float32 probability map at the image's own size (for threshold tuning and evaluation)."""
-        prob, meta = self.predict_small([image])[0]
-        top, _, left, _ = meta.pad
-        nh, nw = meta.resized_shape
-        h, w = image.shape[:2]
-        return cv2.resize(np.ascontiguousarray(prob[top:top + nh, left:left + nw]), (w, h),
-                          interpolation=cv2.INTER_LINEAR)
+        return restore_size(*self.predict_small([image])[0])
 
     def finish(self, item: InferenceImage, prob: np.ndarray, meta: ResizeMeta,
                timings_ms: dict | None = None) -> SegmentationResult:
