@@ -84,3 +84,7 @@ def test_every_row_runs_on_a_tiny_budget(tmp_path, monkeypatch):
         assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 1
     assert (out / "results.md").read_text().count("\n|") == len(rows) + 2  # header, rule, rows
     assert (out / "learning_curves.png").stat().st_size > 10_000
+    # one row rerun: the table keeps every row scored before, in the study's order
+    assert main(["study", str(path), "--out", str(out), "--only", "Otsu threshold"]) == 0
+    with open(out / "results.csv", newline="") as fh:
+        assert [r["name"] for r in csv.DictReader(fh)] == [r["name"] for r in spec["rows"]]

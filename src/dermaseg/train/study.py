@@ -103,9 +103,11 @@ def run_study(path: Path | str, out: Path | str | None = None, *, only: list[str
     data_root = spec.get("data") or base["data"]["root"]
     results: list[dict] = []
     for row in spec["rows"]:
-        if only and row["name"] not in only and slug(row["name"]) not in only:
-            continue
         run_dir = out / "runs" / slug(row["name"])
+        if only and row["name"] not in only and slug(row["name"]) not in only:
+            if (run_dir / "row.json").is_file():   # scored before: the table keeps every finished row
+                results.append(json.loads((run_dir / "row.json").read_text()))
+            continue
         record = {"name": row["name"]}
         if "model" in row:
             model, config, split_file = row["model"], base, _test_split(base, None)
@@ -125,8 +127,11 @@ def run_study(path: Path | str, out: Path | str | None = None, *, only: list[str
                           write_masks=False)
         record.update({k: scored[k] for k in ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity",
                                              "specificity", "n_images", "ms_per_image")})
+        (run_dir / "row.json").write_text(json.dumps(record, indent=1))
         results.append(record)
         write_results(out, results, spec)
+    if results:
+        write_results(out, results, spec)   # rows scored before, after the last one run now
     return results
 
 
