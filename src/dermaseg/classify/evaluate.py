@@ -12,7 +12,6 @@ interval, written to roc_melanoma.json and metrics.json.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -93,8 +92,7 @@ def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir
         raise ValueError(f"{data_root}: no image carries a diagnosis")
     class_map = ((clf.meta.get("info") or {}).get("split") or {}).get("class_map") or {}
     if class_map and not collapse:   # a collection trained on jointly, its diagnoses renamed as in training
-        records = [dataclasses.replace(r, labels={**r.labels, "dx": class_map.get(str(r.diagnosis).strip().lower(),
-                                                                                  r.diagnosis)}) for r in records]
+        records = [L_.renamed(r, class_map) for r in records]
     warning = None
     if split == "all":
         ids = [r.image_id for r in records]

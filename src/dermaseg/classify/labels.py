@@ -8,6 +8,7 @@ common_nevus, melanoma), sorted so the order never depends on file order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from dermaseg.data.readers import Record
@@ -59,3 +60,11 @@ def targets(records: list[Record], names: list[str], task: str = "auto") -> list
 
 def class_counts(records: list[Record], task: str = "auto") -> dict[str, int]:
     return dict(sorted(Counter(record_class(r, task) for r in labelled(records, task)).items()))
+
+
+def renamed(record: Record, class_map: dict, **labels) -> Record:
+    """The record with its diagnosis named as `class_map` says (a collection trained on jointly
+    with another), the original kept in `source_dx`; `labels` are added too."""
+    dx = record.diagnosis
+    new = class_map.get(str(dx).strip().lower(), dx)
+    return dataclasses.replace(record, labels={**record.labels, "dx": new, "source_dx": dx, **labels})

@@ -63,21 +63,17 @@ def select_records(config: dict):
 
 
 def _joint_records(d: dict, names: list[str]) -> list:
-    import dataclasses
-
     out = []
     for root in d["joint"]:
         more = L_.labelled(open_dataset(root).records, d["task"])
         if not more:
             raise ValueError(f"data.joint: {root}: no image carries a diagnosis")
         for r in more:
-            dx = str(r.diagnosis).strip().lower()
-            mapped = d["class_map"].get(dx, dx)
-            if L_.record_class(dataclasses.replace(r, labels={"dx": mapped}), d["task"]) not in names:
-                raise ValueError(f"data.joint: {root}: diagnosis {dx!r} is not one of {d['root']}'s classes "
-                                 f"{names}; map it with data.class_map")
-            out.append(dataclasses.replace(r, labels={**r.labels, "dx": mapped, "source_dx": r.diagnosis,
-                                                      "source": str(root)}))
+            r = L_.renamed(r, d["class_map"], source=str(root))
+            if L_.record_class(r, d["task"]) not in names:
+                raise ValueError(f"data.joint: {root}: diagnosis {r.labels['source_dx']!r} is not one of "
+                                 f"{d['root']}'s classes {names}; map it with data.class_map")
+            out.append(r)
     return out
 
 
