@@ -470,6 +470,28 @@ def test_grid_skips_finished_cells_and_reruns_an_interrupted_one(tiny_data, tmp_
     assert (out / "results.png").stat().st_size > 0 and (out / "results.csv").is_file()
 
 
+def test_grid_reports_a_failing_cell_and_goes_on(tmp_path):
+    from dermaseg.classify.experiment import run_grid
+
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({}))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"backbone": ["resnet50", "efficientnet-lite0"]},
+                                    "out": str(tmp_path / "out")}))
+    calls = []
+
+    def weights_offline(config, run_dir):
+        calls.append(config["model"]["backbone"])
+        raise OSError("cannot download resnet50 ImageNet weights: no internet")
+
+    df = run_grid(grid, train_fn=weights_offline, progress=False)
+    assert calls == ["resnet50", "efficientnet-lite0"]             # the first failure did not stop the grid
+    assert df.empty and len(df.attrs["failed"]) == 2
+    error = (tmp_path / "out" / "cells" / "resnet50" / "error.txt").read_text()
+    assert "OSError" in error and "no internet" in error
+    assert "0 of 2 cells finished" in (tmp_path / "out" / "results.md").read_text()
+
+
 # --- the shipped classifier works right after install ----------------------------------------------
 
 def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):

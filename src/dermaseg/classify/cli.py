@@ -248,7 +248,7 @@ def _experiment(args) -> int:
 
     df = run_grid(args.grid, args.out, dry_run=args.dry_run)
     print(f"{len(df)} finished cell(s)")
-    return 0
+    return 1 if df.attrs.get("failed") else 0
 
 
 def _old_experiment(args) -> int:

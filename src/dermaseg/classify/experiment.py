@@ -13,7 +13,9 @@ A grid file names a base recipe, overrides for every cell (the budget), and the 
 
 Any other axis is a dotted config key (e.g. ``data.split: [grouped, image]``). Each cell is a
 normal run folder under ``<out>/cells/``; a cell whose folder holds summary.json is finished
-and skipped, a cell folder without it was interrupted and is run again from scratch. After
+and skipped, a cell folder without it was interrupted and is run again from scratch. A cell
+that fails (e.g. ImageNet weights that cannot be downloaded offline) leaves error.txt in its
+folder and the grid goes on with the next. After
 every cell the grid's results.csv, results.md (a table shaped like the reference study's:
 technique, split ratio, accuracy, balanced accuracy, macro F1) and results.png are rewritten.
 """
@@ -98,6 +100,7 @@ def run_grid(grid_path: Path | str, out: Path | str | None = None, *, dry_run: b
     for cell in todo:   # validate every cell before spending time on the first
         configs.append(load_config(spec.get("base"), cell_overrides(spec, cell)))
     out.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
     (out / "grid.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     for i, (cell, config) in enumerate(zip(todo, configs), 1):
         cell_dir = out / "cells" / cell_name(cell)
@@ -114,10 +117,24 @@ def run_grid(grid_path: Path | str, out: Path | str | None = None, *, dry_run: b
             print(f"[{i}/{len(todo)}] {cell_dir.name}: running", file=sys.stderr)
         config["train"]["progress"] = bool(progress and config["train"]["progress"])
         started = time.perf_counter()
-        train_fn(config, cell_dir)
+        try:
+            train_fn(config, cell_dir)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as error:  # one cell that cannot run (weights offline, bad data) must not stop the grid
+            failed.append(cell_dir.name)
+            cell_dir.mkdir(parents=True, exist_ok=True)
+            (cell_dir / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+            print(f"[{i}/{len(todo)}] {cell_dir.name}: FAILED ({type(error).__name__}: {str(error)[:300]}); "
+                  f"going on, it runs again next time", file=sys.stderr)
+            continue
         print(f"[{i}/{len(todo)}] {cell_dir.name}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         write_results(spec, out, todo)
-    return write_results(spec, out, todo)
+    if failed:
+        print(f"{len(failed)} cell(s) failed, see error.txt in each: {', '.join(failed)}", file=sys.stderr)
+    df = write_results(spec, out, todo)
+    df.attrs["failed"] = failed
+    return df
 
 
 def collect(spec: dict, out: Path, todo: list[dict]):
