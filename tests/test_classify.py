@@ -492,6 +492,18 @@ def test_grid_reports_a_failing_cell_and_goes_on(tmp_path):
     assert "0 of 2 cells finished" in (tmp_path / "out" / "results.md").read_text()
 
 
+def test_grid_table_names_imagenet_and_scratch_rows():
+    import pandas as pd
+
+    from dermaseg.classify.experiment import markdown_table
+
+    df = pd.DataFrame([{"technique": "class_weight", "backbone": "resnet50", "model.weights": w, "ratio": "80:20",
+                        "accuracy": a, "balanced_accuracy": a, "macro_f1": a} for w, a in [(None, 0.6), ("imagenet", 0.8)]])
+    table = markdown_table(df, {"grid": {"backbone": ["resnet50"], "model.weights": [None, "imagenet"]}})
+    assert "| Class-weighted loss using ResNet-50 (scratch) | 80:20 | 60.00 % |" in table
+    assert "| Class-weighted loss using ResNet-50 (ImageNet) | 80:20 | 80.00 % |" in table
+
+
 # --- the shipped classifier works right after install ----------------------------------------------
 
 def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):

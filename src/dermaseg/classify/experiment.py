@@ -158,21 +158,34 @@ def collect(spec: dict, out: Path, todo: list[dict]):
     return pd.DataFrame(rows)
 
 
+def _axis_value(axis: str, value) -> str:
+    if AXIS_KEYS.get(axis, axis) == "model.weights":
+        missing = value is None or value != value or value in ("none", "null", "")   # NaN after a CSV round trip
+        return "ImageNet" if value == "imagenet" else "scratch" if missing else f"weights {value}"
+    return f"{axis}={value}"
+
+
 def _label(row, extra_axes: list[str]) -> str:
     name = TECHNIQUE_NAMES.get(row["technique"], row["technique"])
     label = f"{name} using {BACKBONE_NAMES.get(row['backbone'], row['backbone'])}"
-    extras = [f"{a}={row[a]}" for a in extra_axes]
+    extras = [_axis_value(a, row[a]) for a in extra_axes]
     return label + (f" ({', '.join(extras)})" if extras else "")
+
+
+def labelled(df, spec: dict):
+    """df with a `label` column: technique, backbone and every other axis but ratio and seed."""
+    extra_axes = [a for a in spec["grid"] if AXIS_KEYS.get(a, a) not in
+                  ("train.sampling", "data.ratios", "model.backbone", "seed")]
+    df = df.copy()
+    df["label"] = [_label(r, extra_axes) for _, r in df.iterrows()]
+    return df
 
 
 def markdown_table(df, spec: dict) -> str:
     """technique | split ratio | accuracy | balanced accuracy | macro F1 (mean ± sd over seeds, in %)."""
     if df.empty:
         return "_no finished cells yet_\n"
-    extra_axes = [a for a in spec["grid"] if AXIS_KEYS.get(a, a) not in
-                  ("train.sampling", "data.ratios", "model.backbone", "seed")]
-    df = df.copy()
-    df["label"] = [_label(r, extra_axes) for _, r in df.iterrows()]
+    df = labelled(df, spec)
     lines = ["| technique | split ratio | accuracy | balanced accuracy | macro F1 | seeds |",
              "| --- | --- | --- | --- | --- | --- |"]
     for (label, ratio), g in df.groupby(["label", "ratio"], sort=False):
@@ -198,5 +211,5 @@ def write_results(spec: dict, out: Path, todo: list[dict]):
     text.append(markdown_table(df, spec))
     (out / "results.md").write_text("\n".join(text))
     if not df.empty:
-        plot_grid(df.rename(columns={}), out / "results.png", title=title)
+        plot_grid(labelled(df, spec), out / "results.png", title=title)
     return df

@@ -47,10 +47,12 @@ def plot_grid(results, out_png: Path | str, title: str = "") -> Path:
     """Grouped bars: accuracy and balanced accuracy per technique, one group per split ratio.
 
     `results`: a DataFrame with columns technique, ratio, backbone, accuracy, balanced_accuracy
-    (several seeds are averaged; error bars show their standard deviation).
+    and optionally label, the bar's name (several seeds are averaged; error bars show their
+    standard deviation).
     """
     df = results.copy()
-    df["label"] = df["technique"] + (" / " + df["backbone"] if df["backbone"].nunique() > 1 else "")
+    if "label" not in df:   # one bar per technique (and backbone); seeds share a bar
+        df["label"] = df["technique"] + (" / " + df["backbone"] if df["backbone"].nunique() > 1 else "")
     agg = df.groupby(["label", "ratio"], sort=False)[["accuracy", "balanced_accuracy"]].agg(["mean", "std"])
     labels = list(dict.fromkeys(df["label"]))
     ratios = list(dict.fromkeys(df["ratio"]))

@@ -1,0 +1,73 @@
+"""What test-time augmentation costs the shipped classifier: ms/image at 1, 2, 4 and 8 views.
+
+The 1-view run is the plain baseline (one forward pass of the network per image); the others
+average the softmax over that many dihedral views (identity, flips, rotations). Every setting
+classifies the same HAM10000 images, decoded into memory first, in the same process, in
+interleaved rounds; the median round is printed. Accuracy per setting comes from
+`dermaseg classify evaluate --tta N` (docs/classification.md), not from here.
+
+    python benchmarks/classify_tta_cost.py                     # 200 images, 3 rounds, 2 threads
+    python benchmarks/classify_tta_cost.py --images 16 --rounds 1   # smoke run
+
+Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO.parent / "shared" / "data" / "ham10000"
+
+
+def load_images(n: int) -> list:
+    files = sorted(SOURCE.rglob("ISIC_*.jpg"))[:n]
+    if not files:
+        raise SystemExit(f"no HAM10000 images under {SOURCE}")
+    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--views", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    from dermaseg.classify.predict import Classifier
+
+    images = load_images(args.images)
+    classifiers = {v: Classifier(tta_views=v, threads=args.threads) for v in args.views}
+    for c in classifiers.values():             # warm-up: first-run allocations out of the timing
+        c.predict_proba(images[:8])
+    times: dict[int, list[float]] = {v: [] for v in args.views}
+    for _ in range(args.rounds):
+        for v, c in classifiers.items():
+            start = time.perf_counter()
+            c.predict_proba(images)
+            times[v].append((time.perf_counter() - start) * 1000 / len(images))
+    base = statistics.median(times[args.views[0]])
+    print(f"shipped classifier ({classifiers[args.views[0]].name}), {len(images)} HAM10000 images, "
+          f"{args.threads} thread(s), {args.rounds} round(s), {platform.processor() or platform.machine()}")
+    print("| views | ms/image (median) | x the 1-view cost |\n| --- | --- | --- |")
+    rows = []
+    for v in args.views:
+        ms = statistics.median(times[v])
+        rows.append({"views": v, "ms_per_image": ms, "relative": ms / base})
+        print(f"| {v} | {ms:.1f} | {ms / base:.2f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"images": len(images), "threads": args.threads, "rows": rows},
+                                              indent=2))
+
+
+if __name__ == "__main__":
+    main()
