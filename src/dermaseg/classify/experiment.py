@@ -160,8 +160,9 @@ def collect(spec: dict, out: Path, todo: list[dict]):
 
 def _axis_value(axis: str, value) -> str:
     if AXIS_KEYS.get(axis, axis) == "model.weights":
-        missing = value is None or value != value or value in ("none", "null", "")   # NaN after a CSV round trip
-        return "ImageNet" if value == "imagenet" else "scratch" if missing else f"weights {value}"
+        from dermaseg.classify.model import random_init
+
+        return "ImageNet" if value == "imagenet" else "scratch" if random_init(value) else f"weights {value}"
     return f"{axis}={value}"
 
 

@@ -53,6 +53,11 @@ def backbone_spec(name: str) -> Backbone:
     return BACKBONES[key]
 
 
+def random_init(weights) -> bool:
+    """Whether a `model.weights` value means random initialisation (NaN: a missing value read back from a CSV)."""
+    return weights is None or weights != weights or weights in ("none", "null", "")
+
+
 def build_classifier(backbone: str, num_classes: int, weights: str | Path | None = "imagenet",
                      dropout: float = 0.0) -> nn.Module:
     """A timm classifier with `num_classes` outputs; `dropout` before the final layer (0.5 in the reference study)."""
@@ -73,7 +78,7 @@ def build_classifier(backbone: str, num_classes: int, weights: str | Path | None
         if unexpected or any(not k.startswith("classifier.") for k in missing):
             raise ValueError(f"{spec.lite} ImageNet weights do not fit {spec.timm_arch}: "
                              f"missing {missing[:4]}, unexpected {unexpected[:4]}")
-    elif weights not in (None, "imagenet", "none", "null", ""):
+    elif weights != "imagenet" and not random_init(weights):
         from dermaseg.models.weights import load_encoder_weights
 
         load_encoder_weights(model, weights, timm_arch=spec.timm_arch)
