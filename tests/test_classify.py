@@ -186,20 +186,27 @@ ARTIFACTS = ["config.yaml", "environment.json", "split.csv", "history.csv", "lea
              "metrics.json", "predictions.csv", "confusion_matrix.png", "summary.json"]
 
 
-@pytest.mark.parametrize("stages,sampling_method", [("1", "oversample"), ("all", "weighted_sampler")])
-def test_tiny_two_epoch_run_writes_every_artifact(tiny_data, tmp_path, stages, sampling_method):
+@pytest.mark.parametrize("stages,sampling_method,select", [("1", "oversample", "balanced_accuracy"),
+                                                            ("all", "weighted_sampler", "accuracy_balanced_mean")])
+def test_tiny_two_epoch_run_writes_every_artifact(tiny_data, tmp_path, stages, sampling_method, select):
     from dermaseg.classify.config import load_config
     from dermaseg.classify.predict import Classifier
     from dermaseg.classify.train import train_classifier
 
     config = load_config(None, tiny_overrides(tiny_data, tmp_path / "cache", stages)
-                         + [f"train.sampling={sampling_method}"])
+                         + [f"train.sampling={sampling_method}", f"train.select={select}"])
     run = tmp_path / "run"
     summary = train_classifier(config, run)
     for name in ARTIFACTS:
         assert (run / name).is_file() and (run / name).stat().st_size > 0, name
     history = list(csv.DictReader(open(run / "history.csv")))
     assert [int(r["epoch"]) for r in history] == [0, 1]
+    for r in history:
+        assert float(r["val_accuracy_balanced_mean"]) == pytest.approx(
+            (float(r["val_accuracy"]) + float(r["val_balanced_accuracy"])) / 2)
+    # the kept epoch is the first best on the chosen validation figure
+    scores = [float(r[f"val_{select}"]) for r in history]
+    assert summary["best_epoch"] == scores.index(max(scores))
     split = dict(csv.reader(open(run / "split.csv")))
     lesions = {}
     for image_id, part in split.items():

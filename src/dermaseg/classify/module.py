@@ -126,8 +126,8 @@ class ClassifierModule(TaskModule):
         return loss
 
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy", "val_macro_f1",
-                   "lr", "seconds", "images_per_second"]
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy",
+                   "val_accuracy_balanced_mean", "val_macro_f1", "lr", "seconds", "images_per_second"]
 
 
 class Validation(L.Callback):
@@ -167,12 +167,14 @@ class Validation(L.Callback):
         images_per_second = pl_module.images_per_second()   # training only, before validation
         probs = self.predict_val()
         m = classification_metrics(self.val_labels, probs, self.class_names)
+        m["accuracy_balanced_mean"] = (m["accuracy"] + m["balanced_accuracy"]) / 2
         p = np.clip(probs[np.arange(len(self.val_labels)), self.val_labels], 1e-12, 1.0)
         val_loss = float(-np.log(p).mean())
         row = {"epoch": trainer.current_epoch,
                "train_loss": float(np.mean(pl_module.epoch_losses)) if pl_module.epoch_losses else float("nan"),
                "val_loss": val_loss, "val_accuracy": m["accuracy"],
-               "val_balanced_accuracy": m["balanced_accuracy"], "val_macro_f1": m["macro_f1"],
+               "val_balanced_accuracy": m["balanced_accuracy"],
+               "val_accuracy_balanced_mean": m["accuracy_balanced_mean"], "val_macro_f1": m["macro_f1"],
                "lr": trainer.optimizers[0].param_groups[0]["lr"],
                "seconds": round(time.perf_counter() - pl_module.epoch_started, 1),
                "images_per_second": round(images_per_second, 2)}
