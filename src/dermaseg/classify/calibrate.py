@@ -30,14 +30,14 @@ TAUS = tuple(np.round(np.arange(-0.5, 1.51, 0.125), 3))
 def choose_tau(probs: np.ndarray, y: np.ndarray, prior: np.ndarray, class_names: list[str],
                taus=TAUS) -> tuple[float, list[dict]]:
     """The tau maximising (accuracy + balanced accuracy) / 2 on (probs, y); ties go to the smaller |tau|."""
-    from dermaseg.classify.metrics import classification_metrics  # scikit-learn: the training install
+    from dermaseg.classify.metrics import accuracy_balanced_mean, classification_metrics  # scikit-learn: the training install
 
     log_prior = np.log(np.clip(prior, 1e-12, None))
     table = []
     for tau in taus:
         m = classification_metrics(y, adjust(probs, -tau * log_prior), class_names)
         table.append({"tau": float(tau), "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
-                      "score": (m["accuracy"] + m["balanced_accuracy"]) / 2})
+                      "score": accuracy_balanced_mean(m)})
     best = max(table, key=lambda r: (round(r["score"], 6), -abs(r["tau"])))
     return best["tau"], table
 

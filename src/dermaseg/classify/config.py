@@ -17,8 +17,7 @@ from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
 # Mixed precision keeps the weights (and what is saved) in fp32; bf16-true / 16-true are left out.
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
-# accuracy_balanced_mean: (accuracy + balanced accuracy) / 2, the criterion `classify calibrate` uses,
-# so that neither figure is bought with the other
+# accuracy_balanced_mean: (accuracy + balanced accuracy) / 2, the criterion `classify calibrate` uses
 SELECT = ("balanced_accuracy", "accuracy", "accuracy_balanced_mean", "macro_f1", "loss")
 
 

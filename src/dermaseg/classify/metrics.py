@@ -48,6 +48,12 @@ def expected_calibration_error(y_true, prob, bins: int = 15) -> float:
     return float(ece)
 
 
+def accuracy_balanced_mean(m: dict) -> float:
+    """(accuracy + balanced accuracy) / 2 of a `classification_metrics` dict: the figure that
+    calibration and epoch selection maximise, so that neither is bought with the other."""
+    return (m["accuracy"] + m["balanced_accuracy"]) / 2
+
+
 def classification_metrics(y_true, prob, class_names: list[str]) -> dict:
     """All figures for one set of predictions; the predicted class is the arg-max probability."""
     k = len(class_names)

@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 
 from dermaseg.classify.data import dihedral
-from dermaseg.classify.metrics import classification_metrics
+from dermaseg.classify.metrics import accuracy_balanced_mean, classification_metrics
 from dermaseg.training.base import TaskModule
 from dermaseg.training.curves import classification_curves, plot_learning_curves, record_epoch
 from dermaseg.transforms.augment import sample_rng
@@ -167,7 +167,7 @@ class Validation(L.Callback):
         images_per_second = pl_module.images_per_second()   # training only, before validation
         probs = self.predict_val()
         m = classification_metrics(self.val_labels, probs, self.class_names)
-        m["accuracy_balanced_mean"] = (m["accuracy"] + m["balanced_accuracy"]) / 2
+        m["accuracy_balanced_mean"] = accuracy_balanced_mean(m)
         p = np.clip(probs[np.arange(len(self.val_labels)), self.val_labels], 1e-12, 1.0)
         val_loss = float(-np.log(p).mean())
         row = {"epoch": trainer.current_epoch,
