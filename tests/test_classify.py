@@ -20,9 +20,10 @@ from conftest import HAM10000
 from dermaseg.classify import sampling
 from dermaseg.classify.metrics import classification_metrics
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
 # --- samplers ------------------------------------------------------------------------------------
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LABELS = np.array([0] * 50 + [1] * 20 + [2] * 5 + [3] * 0 + [4] * 9)
 
 
@@ -272,12 +273,11 @@ def test_joint_sources_keep_the_split_each_has_alone(shared_data):
     from dermaseg.classify.train import select_records, split_mapping
     from dermaseg.data import open_dataset
 
-    configs = Path(__file__).resolve().parents[1] / "configs"
-    joint = load_config(configs / "classify_ham_isic2017_lite0_finetune.yaml")
+    joint = load_config(CONFIGS / "classify_ham_isic2017_lite0_finetune.yaml")
     _, records, names = select_records(joint)
     mapping = split_mapping(joint, records)
     assert names == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
-    alone = load_config(configs / "classify_ham10000_lite0_finetune.yaml")
+    alone = load_config(CONFIGS / "classify_ham10000_lite0_finetune.yaml")
     _, ham_records, _ = select_records(alone)
     assert {i: mapping[i] for i in (r.image_id for r in ham_records)} == split_mapping(alone, ham_records)
     isic = [r for r in records if "source" in r.labels]
@@ -382,7 +382,7 @@ def test_finetune_recipe_and_precision_keys():
     from dermaseg.classify.config import load_config
     from dermaseg.transforms.augment import build_augment
 
-    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "classify_ham10000_lite0_finetune.yaml")
+    config = load_config(CONFIGS / "classify_ham10000_lite0_finetune.yaml")
     t = config["train"]
     assert t["trainable_stages"] == "all" and config["pipeline"]["size"] == 192 and t["precision"] is None
     assert len(build_augment(t["augment"], 0).transforms) == 3
