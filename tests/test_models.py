@@ -168,3 +168,31 @@ def test_decoder_channels_for_unet_only():
         p.numel() for p in build_model("unet", "efficientnet-lite0").parameters())
     with pytest.raises(ValueError, match="decoder_channels is a U-Net"):
         build_model("fcn", "resnet18", decoder_channels=[64, 32, 16, 16, 8])
+
+
+def test_maskrcnn_trains_on_its_detection_losses():
+    """The training step of a detector sums its own losses (the pixel loss would leave the RPN
+    and box regressor untrained); every other network keeps the recipe's loss."""
+    from conftest import REPO
+
+    from dermaseg.train.config import load_config
+    from dermaseg.train.module import SegmentationModule
+
+    config = load_config(REPO / "configs" / "isic2017_unet_lite0.yaml",
+                         ["model.arch=maskrcnn", "model.encoder=resnet50", "model.encoder_weights=null",
+                          "model.decoder_channels=null"])
+    module = SegmentationModule(config)
+    masks = torch.zeros(2, 1, 64, 64)
+    masks[:, 0, 10:40, 12:50] = 1
+    seen = {}
+
+    def spy(images, target):
+        seen["losses"] = losses = original(images, target)
+        return losses
+
+    original, module.model.detection_loss = module.model.detection_loss, spy
+    torch.manual_seed(0)
+    out = module.training_step({"image": torch.randn(2, 3, 64, 64), "mask": masks}, 0)
+    assert set(seen["losses"]) >= {"loss_objectness", "loss_classifier", "loss_mask"}
+    assert torch.isclose(out["loss"], sum(seen["losses"].values())) and out["loss"].requires_grad
+    assert torch.isnan(out["dice"])  # the detector's training path gives no masks to score

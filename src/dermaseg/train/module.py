@@ -77,6 +77,8 @@ class SegmentationModule(TaskModule):
         return super().schedule(opt, name)
 
     def training_step(self, batch, batch_idx):
+        if hasattr(self.model, "detection_loss"):
+            return self._detection_step(batch)
         logits = self(batch["image"])
         loss = self.loss_fn(logits, batch["mask"])
         self.epoch_images += len(logits)
@@ -85,6 +87,22 @@ class SegmentationModule(TaskModule):
         with torch.no_grad():
             dice = batch_image_metrics(logits.detach(), batch["mask"], self.threshold)["dice"]
         return {"loss": loss, "dice": dice}
+
+    def _detection_step(self, batch):
+        """A detector (Mask R-CNN) trains on its own objective: RPN, box and mask losses, one
+        instance per lesion component. The recipe's pixel loss would leave the RPN and the box
+        regressor untrained (box coordinates carry no gradient to a mask). Its training path
+        returns no masks, so the epoch's train Dice is not measured (NaN); validation scores
+        the merged masks like any other network."""
+        images = batch["image"]
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        losses = self.model.detection_loss(images, batch["mask"])
+        loss = sum(losses.values())
+        self.epoch_images += len(images)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images),
+                 sync_dist=True)
+        return {"loss": loss, "dice": torch.tensor(float("nan"))}
 
     def validation_step(self, batch, batch_idx):
         logits = self(batch["image"])
