@@ -196,3 +196,18 @@ def test_maskrcnn_trains_on_its_detection_losses():
     assert set(seen["losses"]) >= {"loss_objectness", "loss_classifier", "loss_mask"}
     assert torch.isclose(out["loss"], sum(seen["losses"].values())) and out["loss"].requires_grad
     assert torch.isnan(out["dice"])  # the detector's training path gives no masks to score
+
+
+@pytest.mark.parametrize("name", ["bce+dice", "lovasz", "bce+lovasz", "focal", "tversky"])
+def test_losses_reward_the_right_mask(name):
+    from dermaseg.train.losses import build_loss
+
+    target = torch.zeros(2, 1, 32, 32)
+    target[0, 0, 8:20, 8:24] = 1
+    target[1, 0, 2:6, 2:6] = 1  # a small lesion weighs as much per image under the Lovasz hinge
+    loss = build_loss(name)
+    right, wrong = loss(8 * (2 * target - 1), target), loss(-8 * (2 * target - 1), target)
+    half = target.clone()
+    half[0, 0, 8:20, 16:24] = 0
+    assert float(right) < float(loss(8 * (2 * half - 1), target)) < float(wrong)
+    assert float(right) < 0.05

@@ -31,6 +31,17 @@ def test_study_file_is_checked_before_any_training(tmp_path):
         load_study(path)
 
 
+def test_recipe_study_changes_one_thing_per_row():
+    """Every row of the recipe study builds, and none is a silent copy of another (a misspelt
+    augmentation key, say, that changed nothing)."""
+    spec = load_study(REPO / "configs" / "studies" / "isic2017_recipe.yaml")
+    configs = [yaml.safe_dump(spec["configs"][r["name"]], sort_keys=True) for r in spec["rows"]]
+    assert len(set(configs)) == len(configs) == len(spec["rows"]) >= 12
+    reference = spec["configs"][spec["rows"][0]["name"]]
+    assert (reference["train"]["epochs"], reference["pipeline"]["size"]) == (10, 192)
+    assert {c["train"]["loss"] for c in spec["configs"].values()} >= {"bce+dice", "lovasz", "focal"}
+
+
 @pytest.mark.parametrize("bad,message", [
     ("model.arcch=unet", r"unknown config key 'model.arcch'"),                 # a misspelt key
     ("train.batch_size=8.5", r"train.batch_size must be an integer, got 8.5"),  # a wrong type

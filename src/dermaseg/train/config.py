@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
 
-LOSSES = ("bce", "dice", "bce+dice", "focal", "tversky")
+LOSSES = ("bce", "dice", "bce+dice", "focal", "tversky", "lovasz", "bce+lovasz")
 SCHEDULERS = ("cosine", "onecycle", "plateau", "none")
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")

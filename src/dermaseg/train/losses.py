@@ -38,6 +38,11 @@ def build_loss(name: str = "bce+dice", pos_weight: float | None = None, tversky_
         return smp_losses.DiceLoss("binary", from_logits=True)
     if name in ("bce+dice", "dice+bce"):
         return Combined([(1.0, BCE(pos_weight)), (1.0, smp_losses.DiceLoss("binary", from_logits=True))])
+    if name in ("lovasz", "bce+lovasz"):
+        # Lovasz hinge (Berman et al., CVPR 2018): a convex surrogate of each image's Jaccard index,
+        # the quantity the ISIC challenge scores; per image so a small lesion counts as much as a large one.
+        lovasz = smp_losses.LovaszLoss("binary", per_image=True, from_logits=True)
+        return lovasz if name == "lovasz" else Combined([(1.0, BCE(pos_weight)), (1.0, lovasz)])
     if name == "focal":
         return smp_losses.FocalLoss("binary", gamma=focal_gamma)
     if name == "tversky":
