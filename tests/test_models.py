@@ -172,7 +172,7 @@ def test_decoder_channels_for_unet_only():
 
 def test_maskrcnn_trains_on_its_detection_losses():
     """The training step of a detector sums its own losses (the pixel loss would leave the RPN
-    and box regressor untrained); every other network keeps the recipe's loss."""
+    and box regressor untrained)."""
     from conftest import REPO
 
     from dermaseg.train.config import load_config

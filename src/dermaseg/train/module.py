@@ -81,9 +81,7 @@ class SegmentationModule(TaskModule):
             return self._detection_step(batch)
         logits = self(batch["image"])
         loss = self.loss_fn(logits, batch["mask"])
-        self.epoch_images += len(logits)
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits),
-                 sync_dist=True)
+        self._record_train_loss(loss, len(logits))
         with torch.no_grad():
             dice = batch_image_metrics(logits.detach(), batch["mask"], self.threshold)["dice"]
         return {"loss": loss, "dice": dice}
@@ -94,15 +92,14 @@ class SegmentationModule(TaskModule):
         regressor untrained (box coordinates carry no gradient to a mask). Its training path
         returns no masks, so the epoch's train Dice is not measured (NaN); validation scores
         the merged masks like any other network."""
-        images = batch["image"]
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        losses = self.model.detection_loss(images, batch["mask"])
+        losses = self.model.detection_loss(self.batch_in_layout(batch["image"]), batch["mask"])
         loss = sum(losses.values())
-        self.epoch_images += len(images)
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(images),
-                 sync_dist=True)
+        self._record_train_loss(loss, len(batch["image"]))
         return {"loss": loss, "dice": torch.tensor(float("nan"))}
+
+    def _record_train_loss(self, loss: torch.Tensor, n: int) -> None:
+        self.epoch_images += n
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         logits = self(batch["image"])

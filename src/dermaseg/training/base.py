@@ -55,10 +55,12 @@ class TaskModule(L.LightningModule):
         """`net` in this module's memory layout (NHWC under channels_last)."""
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
+    def batch_in_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of images in this module's memory layout (NHWC under channels_last)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
     def forward(self, x):
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.network(x)
+        return self.network(self.batch_in_layout(x))
 
     # -- what a subclass says about its network -----------------------------------------------
     def param_groups(self) -> list[tuple[list, float]]:
