@@ -1,13 +1,15 @@
-"""What test-time augmentation costs the shipped classifier: ms/image at 1, 2, 4 and 8 views.
+"""What test-time augmentation costs a classifier: ms/image at 1, 2, 4 and 8 views.
 
-The 1-view run is the plain baseline (one forward pass of the network per image); the others
-average the softmax over that many dihedral views (identity, flips, rotations). Every setting
-classifies the same HAM10000 images, decoded into memory first, in the same process, in
-interleaved rounds; the median round is printed. Accuracy per setting comes from
-`dermaseg classify evaluate --tta N` (docs/classification.md), not from here.
+The shipped classifier at 1 view is the plain baseline (one forward pass of the network per
+image); the others average the softmax over that many dihedral views (identity, flips,
+rotations), and `--model` adds other classifiers (a larger network, an ensemble's members)
+beside it. Every setting classifies the same HAM10000 images, decoded into memory first, in the
+same process, in interleaved rounds; the median round is printed. Accuracy per setting comes
+from `dermaseg classify evaluate --tta N` (docs/classification.md), not from here.
 
     python benchmarks/classify_tta_cost.py                     # 200 images, 3 rounds, 2 threads
     python benchmarks/classify_tta_cost.py --images 16 --rounds 1   # smoke run
+    python benchmarks/classify_tta_cost.py --views 1 8 --model runs/classify_ham_isic2017_lite1_240/model_calibrated.pt
 
 Run it on an otherwise idle machine.
 """
@@ -40,34 +42,39 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--views", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--model", action="append", default=[],
+                        help="another classifier file to time beside the shipped one (repeatable)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     from dermaseg.classify.predict import Classifier
 
     images = load_images(args.images)
-    classifiers = {v: Classifier(tta_views=v, threads=args.threads) for v in args.views}
-    for c in classifiers.values():             # warm-up: first-run allocations out of the timing
+    settings = {(None, v): Classifier(tta_views=v, threads=args.threads) for v in args.views}
+    settings.update({(m, v): Classifier(m, tta_views=v, threads=args.threads) for m in args.model for v in args.views})
+    for c in settings.values():                # warm-up: first-run allocations out of the timing
         c.predict_proba(images[:8])
-    times: dict[int, list[float]] = {v: [] for v in args.views}
+    times: dict[tuple, list[float]] = {key: [] for key in settings}
     for _ in range(args.rounds):
-        for v, c in classifiers.items():
+        for key, c in settings.items():
             start = time.perf_counter()
             c.predict_proba(images)
-            times[v].append((time.perf_counter() - start) * 1000 / len(images))
-    base = statistics.median(times[args.views[0]])
-    print(f"shipped classifier ({classifiers[args.views[0]].name}), {len(images)} HAM10000 images, "
-          f"{args.threads} thread(s), {args.rounds} round(s), {platform.processor() or platform.machine()}")
-    print("| views | ms/image (median) | x the 1-view cost |\n| --- | --- | --- |")
+            times[key].append((time.perf_counter() - start) * 1000 / len(images))
+    baseline = (None, args.views[0])
+    base = statistics.median(times[baseline])
+    print(f"{len(images)} HAM10000 images, {args.threads} thread(s), {args.rounds} round(s), "
+          f"{platform.processor() or platform.machine()}; baseline: the shipped classifier at {args.views[0]} view(s)")
+    print("| classifier | backend | views | ms/image (median) | x the baseline |\n| --- | --- | --- | --- | --- |")
     rows = []
-    for v in args.views:
-        ms = statistics.median(times[v])
-        rows.append({"views": v, "ms_per_image": ms, "relative": ms / base})
-        print(f"| {v} | {ms:.1f} | {ms / base:.2f} |")
+    for (model, v), c in settings.items():
+        ms = statistics.median(times[(model, v)])
+        label = c.name if model is None else str(model)
+        rows.append({"classifier": label, "backend": c.backend_name, "views": v, "ms_per_image": ms,
+                     "relative": ms / base})
+        print(f"| {label} | {c.backend_name} | {v} | {ms:.1f} | {ms / base:.2f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"images": len(images), "threads": args.threads, "rows": rows},
                                               indent=2))
-
 
 if __name__ == "__main__":
     main()
