@@ -1,4 +1,4 @@
-"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc|ensemble|experiment`."""
+"""`dermaseg classify train|evaluate|predict|calibrate|classical|roc|ensemble|compare|experiment`."""
 
 from __future__ import annotations
 
@@ -112,6 +112,17 @@ def register(subparsers) -> None:
     n.add_argument("predictions", nargs="+", metavar="PREDICTIONS_CSV", help="predictions.csv files, two or more")
     n.add_argument("--out", required=True, help="folder for metrics.json, predictions.csv and the melanoma ROC")
     n.set_defaults(func=_ensemble)
+    c = sub.add_parser("compare", help="accuracy and balanced accuracy with bootstrap intervals, paired differences",
+                       description="For the predictions.csv files of several classify evaluate (or ensemble) runs on "
+                                   "the same images: each one's accuracy and balanced accuracy with a 95%% bootstrap "
+                                   "interval, and each later one's paired difference from the first. With --data, "
+                                   "images of one lesion (HAM10000 lesion_id) are resampled together.",
+                       formatter_class=HelpFormatter)
+    c.add_argument("predictions", nargs="+", metavar="PREDICTIONS_CSV", help="predictions.csv files; the first is the reference")
+    c.add_argument("--data", default=None, help="dataset root whose metadata groups images by lesion")
+    c.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples")
+    c.add_argument("--out", default=None, help="folder for comparison.json and comparison.md (default: print only)")
+    c.set_defaults(func=_compare)
     _add_experiment(sub, help="run a comparison grid (sampling x ratio x backbone x seed), resumable")
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
     # `dermaseg experiment`, before it moved under classify: hidden, kept for one more release.
@@ -235,6 +246,17 @@ def _ensemble(args) -> int:
     from dermaseg.classify.ensemble import score_ensemble
 
     score_ensemble(args.predictions, args.out)
+    return 0
+
+
+@_user_errors
+def _compare(args) -> int:
+    from dermaseg.classify.compare import compare, markdown, write_comparison
+
+    report = compare(args.predictions, data_root=args.data, rounds=args.rounds)
+    if args.out:
+        write_comparison(report, args.out)
+    print(markdown(report), end="")
     return 0
 
 

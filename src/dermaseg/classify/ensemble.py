@@ -30,13 +30,10 @@ def read_predictions(path: Path | str):
     return list(df["image_id"]), list(df["true"]), names, df[[f"prob_{n}" for n in names]].to_numpy(np.float64)
 
 
-def score_ensemble(prediction_files: list[str | Path], out_dir: Path | str) -> dict:
-    from dermaseg.classify.evaluate import melanoma_roc
-    from dermaseg.classify.metrics import classification_metrics, summary_line
-    from dermaseg.classify.train import write_predictions
-
-    if len(prediction_files) < 2:
-        raise ValueError("an ensemble needs at least two predictions files")
+def align_predictions(prediction_files: list[str | Path]):
+    """(image ids, class names, true class indices, one (n, k) probability array per file) over
+    the images every file scored, in the first file's order; files of other classes, or with
+    other true classes for the same image, are an error naming the file."""
     members = [read_predictions(p) for p in prediction_files]
     ids0, _, names, _ = members[0]
     for path, (_, _, other, _) in zip(prediction_files[1:], members[1:]):
@@ -53,14 +50,25 @@ def score_ensemble(prediction_files: list[str | Path], out_dir: Path | str) -> d
         if any(m_true[row[i]] != truth[i] for i in ids):
             raise ValueError(f"{path}: true classes differ from {prediction_files[0]}'s for the same images")
         probs.append(p[[row[i] for i in ids]])
-    p = np.mean(probs, axis=0)
     y = np.array([names.index(truth[i]) for i in ids])
+    n_all = len(set().union(*(m[0] for m in members)))
+    return ids, names, y, probs, n_all
+
+
+def score_ensemble(prediction_files: list[str | Path], out_dir: Path | str) -> dict:
+    from dermaseg.classify.evaluate import melanoma_roc
+    from dermaseg.classify.metrics import classification_metrics, summary_line
+    from dermaseg.classify.train import write_predictions
+
+    if len(prediction_files) < 2:
+        raise ValueError("an ensemble needs at least two predictions files")
+    ids, names, y, probs, n_all = align_predictions(prediction_files)
+    p = np.mean(probs, axis=0)
     metrics = classification_metrics(y, p, names)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_predictions(out_dir / "predictions.csv", ids, y, p, names)
-    report = {"members": [str(f) for f in prediction_files], "n_dropped": len(set().union(*(m[0] for m in members)))
-              - len(ids), **metrics}
+    report = {"members": [str(f) for f in prediction_files], "n_dropped": n_all - len(ids), **metrics}
     roc = melanoma_roc(y, p, names, out_dir, title="ensemble: melanoma vs. rest")
     if roc is not None:
         report["melanoma_auc"], report["melanoma_auc_ci95"] = roc["auc"], roc["auc_ci95"]
