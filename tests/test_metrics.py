@@ -212,3 +212,20 @@ def test_soft_dice_equals_hard_dice_on_binary_probabilities():
     assert soft_dice(pred.astype(float), truth) == pytest.approx(image_metrics(truth, pred)["dice"], abs=1e-12)
     assert soft_dice(np.zeros((3, 3)), np.zeros((3, 3), bool)) == 1.0
     assert soft_dice(np.full((2, 2), 0.5), np.ones((2, 2), bool)) == pytest.approx(2 / 3)
+
+
+def test_mean_interval_narrows_with_more_images_and_is_exact_without_spread():
+    import numpy as np
+
+    from dermaseg.evaluate.metrics import mean_interval
+
+    rng = np.random.default_rng(0)
+    assert mean_interval([0.8] * 50) == pytest.approx((0.8, 0.8))
+    small = mean_interval(rng.uniform(0.5, 1.0, 100))
+    large = mean_interval(rng.uniform(0.5, 1.0, 1600))
+    # the standard error of the mean shrinks as 1/sqrt(n): 16x the images, about a quarter the width
+    ratio = (large[1] - large[0]) / (small[1] - small[0])
+    assert 0.18 < ratio < 0.35
+    assert small[0] < 0.75 < small[1] and large[0] < 0.75 < large[1]
+    with pytest.raises(ValueError, match="no values"):
+        mean_interval([])

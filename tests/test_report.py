@@ -76,6 +76,9 @@ def test_report_builder_writes_every_artifact(tmp_path):
     for m in METRIC_NAMES:
         assert on_disk[m] == pytest.approx(np.mean([float(r[m]) for r in rows]), abs=1e-12)
         assert on_disk["std"][m] == pytest.approx(np.std([float(r[m]) for r in rows]), abs=1e-12)
+        lo, hi = on_disk["ci95"][m]
+        values = [float(r[m]) for r in rows]
+        assert min(values) <= lo <= on_disk[m] <= hi <= max(values)
     totals = np.sum([confusion_counts(t, p) for _, _, t, p in cases], axis=0)
     assert on_disk["pixel_confusion"] == dict(zip(["tp", "fp", "tn", "fn"], map(int, totals)))
     assert on_disk["threshold"] == 0.5 and on_disk["options"] == {"tta": "flip"}

@@ -55,6 +55,8 @@ def _evaluate(args) -> int:
     keys = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
     print(f"{summary['n_images']} images: " + "  ".join(f"{k} {summary[k]:.4f}" for k in keys)
           + f"  ({summary['ms_per_image']} ms/image)")
+    ci = summary["ci95"]
+    print("95% bootstrap interval: " + "  ".join(f"{k} {ci[k][0]:.3f}-{ci[k][1]:.3f}" for k in ("dice", "threshold_jaccard")))
     if "options_compared" in summary:
         print((Path(args.out) / "options.md").read_text())
     skipped = summary.get("skipped") or []

@@ -124,6 +124,21 @@ def summarise(rows: Sequence[Mapping[str, float]], metrics: Iterable[str] = METR
     return out
 
 
+def mean_interval(values: Sequence[float], *, rounds: int = 2000, seed: int = 0,
+                  level: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of per-image values (images resampled with
+    replacement). Applied to per-image differences of two models on the same images it is the
+    paired interval of their gap."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("no values to resample")
+    means = v[np.random.default_rng(seed).integers(0, v.size, size=(rounds, v.size))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
 def soft_dice(probs: np.ndarray, truth: np.ndarray, *, eps: float = 1e-7) -> float:
     """Dice computed on probabilities in [0, 1] against a binary truth (no thresholding).
 

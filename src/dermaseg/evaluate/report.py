@@ -28,6 +28,7 @@ from dermaseg.evaluate.metrics import (
     METRIC_NAMES,
     as_binary,
     confusion_counts,
+    mean_interval,
     metrics_from_counts,
     summarise,
 )
@@ -167,7 +168,7 @@ def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
 
     summary.json holds the macro-averaged ISIC metrics at the top level (jaccard,
     threshold_jaccard, dice, accuracy, sensitivity, specificity), n_images, their population
-    std, the pixel confusion, the worst-case ids, and `extra_summary` (the caller's threshold,
+    std, their 95% bootstrap interval (images resampled), the pixel confusion, the worst-case ids, and `extra_summary` (the caller's threshold,
     options, checkpoint, data, ...), which may not overwrite those keys.
     """
     from dermaseg.evaluate import plots
@@ -178,6 +179,8 @@ def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
     tp, fp, tn, fn = (int(c) for c in pixel_confusion)
     summary.update({
         "std": {name: _std(rows, name) for name in METRIC_NAMES},
+        # how far the mean could move with another draw of images like these
+        "ci95": {name: list(mean_interval([float(row[name]) for row in rows])) for name in METRIC_NAMES},
         "jaccard_threshold": jaccard_threshold,
         "pixel_confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
         "worst_cases": [{"image_id": c.image_id, "jaccard": c.jaccard, "dice": c.dice} for c in worst],

@@ -166,15 +166,14 @@ def paired_difference(reference: dict[str, float], other: dict[str, float], *, r
                       seed: int = 0) -> tuple[float, float, float]:
     """Mean of other − reference over the images both scored, and its 95% percentile interval
     from resampling those images (paired: one draw picks the same images for both)."""
-    import numpy as np
+    from dermaseg.evaluate.metrics import mean_interval
 
     ids = sorted(set(reference) & set(other))
     if not ids:
         raise ValueError("no test image scored by both rows")
-    diff = np.array([other[i] - reference[i] for i in ids])
-    draws = np.random.default_rng(seed).integers(0, len(diff), size=(rounds, len(diff)))
-    means = diff[draws].mean(axis=1)
-    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    diff = [other[i] - reference[i] for i in ids]
+    lo, hi = mean_interval(diff, rounds=rounds, seed=seed)
+    return sum(diff) / len(diff), lo, hi
 
 
 def _per_image(run_dir: Path, metric: str) -> dict[str, float]:
