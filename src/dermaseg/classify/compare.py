@@ -69,12 +69,12 @@ def compare(prediction_files: list[str | Path], *, data_root: Path | str | None 
     report = {"n_images": len(ids), "n_groups": len(set(groups)), "rounds": rounds,
               "resampled_by": "lesion" if len(set(groups)) < len(ids) else "image", "classifiers": []}
     drawn = [np.array([_figures(y, pred, idx, k) for idx in resamples]) for pred in preds]   # (rounds, 2) each
+    first_acc, first_bal = _figures(y, preds[0], whole, k)
     for n, (path, pred) in enumerate(zip(prediction_files, preds)):
         acc, bal = _figures(y, pred, whole, k)
         entry = {"predictions": str(path), "accuracy": acc, "accuracy_ci95": _interval(drawn[n][:, 0]),
                  "balanced_accuracy": bal, "balanced_accuracy_ci95": _interval(drawn[n][:, 1])}
         if n > 0:
-            first_acc, first_bal = _figures(y, preds[0], whole, k)
             delta = drawn[n] - drawn[0]            # paired: the same resample for both
             entry.update(accuracy_minus_first=acc - first_acc, accuracy_minus_first_ci95=_interval(delta[:, 0]),
                          balanced_minus_first=bal - first_bal, balanced_minus_first_ci95=_interval(delta[:, 1]))

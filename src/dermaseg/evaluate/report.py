@@ -168,8 +168,9 @@ def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
 
     summary.json holds the macro-averaged ISIC metrics at the top level (jaccard,
     threshold_jaccard, dice, accuracy, sensitivity, specificity), n_images, their population
-    std, their 95% bootstrap interval (images resampled), the pixel confusion, the worst-case ids, and `extra_summary` (the caller's threshold,
-    options, checkpoint, data, ...), which may not overwrite those keys.
+    std, their 95% bootstrap interval (images resampled), the pixel confusion, the worst-case
+    ids, and `extra_summary` (the caller's threshold, options, checkpoint, data, ...), which may
+    not overwrite those keys.
     """
     from dermaseg.evaluate import plots
 
