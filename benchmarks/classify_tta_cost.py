@@ -76,5 +76,6 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({"images": len(images), "threads": args.threads, "rows": rows},
                                               indent=2))
 
+
 if __name__ == "__main__":
     main()

@@ -124,19 +124,25 @@ def summarise(rows: Sequence[Mapping[str, float]], metrics: Iterable[str] = METR
     return out
 
 
-def mean_interval(values: Sequence[float], *, rounds: int = 2000, seed: int = 0,
-                  level: float = 0.95) -> tuple[float, float]:
+def mean_interval(values, *, rounds: int = 2000, seed: int = 0, level: float = 0.95):
     """Percentile-bootstrap interval of the mean of per-image values (images resampled with
     replacement). Applied to per-image differences of two models on the same images it is the
-    paired interval of their gap."""
+    paired interval of their gap. `values` of shape (n,) gives one (low, high) pair; of shape
+    (n, m), m metrics of the same images, it gives (low, high) arrays of m, every metric scored
+    on the same resamples. Resamples are drawn in chunks, so memory stays bounded for large n."""
     import numpy as np
 
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         raise ValueError("no values to resample")
-    means = v[np.random.default_rng(seed).integers(0, v.size, size=(rounds, v.size))].mean(axis=1)
+    rng, n, means = np.random.default_rng(seed), len(v), []
+    chunk = max(1, min(rounds, 2_000_000 // n))
+    for start in range(0, rounds, chunk):
+        means.append(v[rng.integers(0, n, size=(min(chunk, rounds - start), n))].mean(axis=1))
+    means = np.concatenate(means)
     tail = 100 * (1 - level) / 2
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    lo, hi = np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
+    return (float(lo), float(hi)) if v.ndim == 1 else (lo, hi)
 
 
 def soft_dice(probs: np.ndarray, truth: np.ndarray, *, eps: float = 1e-7) -> float:

@@ -160,6 +160,13 @@ def _std(rows: Sequence[Mapping[str, Any]], name: str) -> float:
     return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
+def _intervals(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """How far each mean could move with another draw of images like these: its 95% bootstrap
+    interval, every metric on the same resamples."""
+    lo, hi = mean_interval([[float(row[name]) for name in METRIC_NAMES] for row in rows])
+    return {name: [float(lo[i]), float(hi[i])] for i, name in enumerate(METRIC_NAMES)}
+
+
 def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
                  pixel_confusion: Sequence[int], worst: Sequence[WorstCase] = (),
                  extra_summary: Mapping[str, Any] | None = None,
@@ -180,8 +187,7 @@ def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
     tp, fp, tn, fn = (int(c) for c in pixel_confusion)
     summary.update({
         "std": {name: _std(rows, name) for name in METRIC_NAMES},
-        # how far the mean could move with another draw of images like these
-        "ci95": {name: list(mean_interval([float(row[name]) for row in rows])) for name in METRIC_NAMES},
+        "ci95": _intervals(rows),
         "jaccard_threshold": jaccard_threshold,
         "pixel_confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
         "worst_cases": [{"image_id": c.image_id, "jaccard": c.jaccard, "dice": c.dice} for c in worst],

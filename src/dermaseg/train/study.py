@@ -176,23 +176,31 @@ def paired_difference(reference: dict[str, float], other: dict[str, float], *, r
     return sum(diff) / len(diff), lo, hi
 
 
-def _per_image(run_dir: Path, metric: str) -> dict[str, float]:
+DELTA_METRICS = ("dice", "threshold_jaccard")
+
+
+def _per_image(run_dir: Path) -> dict[str, dict[str, float]]:
+    """{metric: {image id: value}} of a row's test scores, for the metrics stated as differences."""
     path = run_dir / "test" / "per_image.csv"
     if not path.is_file():
         return {}
     with open(path, newline="") as fh:
-        return {r["image_id"]: float(r[metric]) for r in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    return {metric: {r["image_id"]: float(r[metric]) for r in rows} for metric in DELTA_METRICS}
 
 
 def _add_differences(out: Path, results: list[dict], reference: str) -> None:
     """Each row's test Dice and thresholded Jaccard minus the reference row's, paired by image."""
-    for metric in ("dice", "threshold_jaccard"):
-        base = _per_image(out / "runs" / slug(reference), metric)
-        for r in results:
-            own = _per_image(out / "runs" / slug(r["name"]), metric)
-            if not base or not own or r["name"] == reference:
-                continue
-            r[f"{metric}_delta"], r[f"{metric}_delta_lo"], r[f"{metric}_delta_hi"] = paired_difference(base, own)
+    base = _per_image(out / "runs" / slug(reference))
+    if not base:
+        return
+    for r in results:
+        own = _per_image(out / "runs" / slug(r["name"]))
+        if not own or r["name"] == reference:
+            continue
+        for metric in DELTA_METRICS:
+            r[f"{metric}_delta"], r[f"{metric}_delta_lo"], r[f"{metric}_delta_hi"] = paired_difference(
+                base[metric], own[metric])
 
 
 def _signed_interval(r: dict, metric: str) -> str:
