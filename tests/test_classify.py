@@ -617,6 +617,9 @@ def test_ensemble_scores_the_mean_of_members_on_shared_images(tmp_path):
         score_ensemble([a, write("c.csv", [("i1", "mel", (0.5, 0.5))], ("mel", "bkl"))], tmp_path / "x")
     with pytest.raises(ValueError, match="d.csv: true classes differ"):
         score_ensemble([a, write("d.csv", [("i1", "nv", (0.5, 0.5))])], tmp_path / "y")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="empty.csv: not a readable CSV"):
+        score_ensemble([a, tmp_path / "empty.csv"], tmp_path / "z")
 
 
 def test_compare_states_intervals_and_paired_differences(tmp_path):

@@ -23,7 +23,10 @@ def read_predictions(path: Path | str):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such predictions file")
-    df = pd.read_csv(path)
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({exc})") from None
     names = [c[len("prob_"):] for c in df.columns if c.startswith("prob_")]
     if "image_id" not in df or "true" not in df or len(names) < 2:
         raise ValueError(f"{path}: not a predictions.csv of classify evaluate (image_id, true, prob_<class> columns)")
