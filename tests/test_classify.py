@@ -622,6 +622,48 @@ def test_ensemble_scores_the_mean_of_members_on_shared_images(tmp_path):
         score_ensemble([a, tmp_path / "empty.csv"], tmp_path / "z")
 
 
+def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, tmp_path):
+    from dermaseg.classify.ensemble import score_ensemble
+    from dermaseg.classify import labels as L_
+    from dermaseg.classify.evaluate import evaluate_classifier, held_out_ids
+    from dermaseg.core.zoo import DEFAULTS, SHIPPED
+    from dermaseg.data import open_dataset
+
+    shipped = torch.load(SHIPPED[DEFAULTS["classification"]].torch_path, map_location="cpu", weights_only=False)
+    a = tmp_path / "a.pt"
+    torch.save(shipped, a)
+    shipped["logit_shift"] = [0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0]   # another model: leans towards melanoma
+    b = tmp_path / "b.pt"
+    torch.save(shipped, b)
+    records = L_.labelled(open_dataset(HAM10000).records, "auto")
+    ids = held_out_ids(records, shipped["info"], "test")[0][:10]     # held out from the shipped model
+    split = tmp_path / "split.csv"
+    split.write_text("image_id,split\n" + "".join(f"{i},test\n" for i in ids))
+    runs = {}
+    for name, model in (("a", [a]), ("b", [b]), ("ab", [a, b])):
+        runs[name] = evaluate_classifier(model, HAM10000, tmp_path / name, split_file=split, tta_views=1)
+    assert runs["ab"]["model"] == f"{a} + {b}" and runs["ab"]["n"] == len(ids) and runs["ab"]["warning"] is None
+    from_files = score_ensemble([tmp_path / "a" / "predictions.csv", tmp_path / "b" / "predictions.csv"],
+                                tmp_path / "from_files")
+    probs = [np.loadtxt(tmp_path / d / "predictions.csv", delimiter=",", skiprows=1, usecols=range(3, 10))
+             for d in ("ab", "from_files")]
+    assert np.allclose(probs[0], probs[1], atol=1e-5) and from_files["accuracy"] == runs["ab"]["accuracy"]
+    assert not np.allclose(probs[0], np.loadtxt(tmp_path / "a" / "predictions.csv", delimiter=",", skiprows=1,
+                                                usecols=range(3, 10)), atol=1e-3)
+    shipped["class_names"] = shipped["class_names"][::-1]
+    c = tmp_path / "c.pt"
+    torch.save(shipped, c)
+    with pytest.raises(ValueError, match="c.pt: classes"):
+        evaluate_classifier([a, c], HAM10000, tmp_path / "ac", split_file=split, tta_views=1)
+    # a member trained on another split: the first member's test images include its training images
+    shipped["class_names"] = shipped["class_names"][::-1]
+    shipped["info"]["split"]["split_seed"] = 7
+    d = tmp_path / "d.pt"
+    torch.save(shipped, d)
+    report = evaluate_classifier([a, d], HAM10000, tmp_path / "ad", split_file=split, tta_views=1)
+    assert report["warning"].startswith(f"{d}: ") and "not held-out figures" in report["warning"]
+
+
 def test_compare_states_intervals_and_paired_differences(tmp_path):
     import numpy as np
 

@@ -28,7 +28,9 @@ def register(subparsers) -> None:
                        description="Score a classifier file on labelled data, from the raw images. By default the "
                                    "held-out test split recorded in the model file is rebuilt and scored.",
                        epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
-    e.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
+    e.add_argument("--model", action="append", default=None,
+                   help="classifier file or shipped name (default: the shipped one); repeat it to score "
+                        "an ensemble, the mean of the models' probabilities")
     e.add_argument("--data", required=True, help="dataset root (any layout dermaseg reads)")
     e.add_argument("--split", default="test", help="split to score: test, val, train, or all")
     e.add_argument("--split-file", default=None, help="CSV image_id,split (instead of the model's own split)")
@@ -50,7 +52,9 @@ def register(subparsers) -> None:
                                    "and classification.json listing skipped files with the reason.",
                        epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     r.add_argument("paths", nargs="+", metavar="IMAGE|FOLDER")
-    r.add_argument("--model", default=None, help="classifier file or shipped name (default: the shipped one)")
+    r.add_argument("--model", action="append", default=None,
+                   help="classifier file or shipped name (default: the shipped one); repeat it to predict "
+                        "with an ensemble, the mean of the models' probabilities")
     r.add_argument("--out", default="predictions", help="output folder")
     r.add_argument("--tta", type=int, default=None, metavar="N",
                    help="test-time augmentation: dihedral views averaged, 1-8 (default: the model's)")
@@ -195,14 +199,14 @@ def _calibrate(args) -> int:
 
 @_user_errors
 def _predict(args) -> int:
-    from dermaseg.classify.predict import Classifier, classify_files, gather_images
+    from dermaseg.classify.predict import classify_files, gather_images, load_classifier
     from dermaseg.predict.run import prepare_output_dir, report_inputs
 
     out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
     inputs = gather_images(args.paths)
     report_inputs(inputs)
-    clf = Classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
-                     threads=args.threads)
+    clf = load_classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
+                          threads=args.threads)
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
                             skipped=inputs.skipped, ignored=inputs.ignored)
     print(f"classified {result['written']} image(s) -> {result['csv']}"

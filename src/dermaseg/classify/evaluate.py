@@ -21,7 +21,7 @@ import numpy as np
 from dermaseg.classify import labels as L_
 from dermaseg.classify.metrics import classification_metrics, summary_line
 from dermaseg.classify.plots import plot_confusion
-from dermaseg.classify.predict import Classifier
+from dermaseg.classify.predict import load_classifier
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split
 
@@ -76,13 +76,13 @@ def trained_on_warning(ds, clf, data_root, ids: list[str]) -> str | None:
             "these are not held-out figures")
 
 
-def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir: Path | str, *,
+def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, out_dir: Path | str, *,
                         split: str = "test", split_file: str | None = None, task: str | None = None,
                         tta_views: int | None = None, crop: str = "model", segmenter: str | None = None,
                         threads: int | None = None) -> dict:
     from dermaseg.classify.train import write_predictions
 
-    clf = Classifier(model, tta_views=tta_views, crop=crop, segmenter=segmenter, threads=threads)
+    clf = load_classifier(model, tta_views=tta_views, crop=crop, segmenter=segmenter, threads=threads)
     task = task or clf.task
     collapse = task == "melanoma" and clf.task != "melanoma"
     names = list(L_.BINARY_CLASSES) if collapse else clf.class_names
@@ -107,8 +107,12 @@ def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir
     ids = [i for i in ids if i in by_id]
     if not ids:
         raise ValueError(f"{data_root}: no labelled image in split {split!r}")
-    if split == "all" or split_file:
-        warning = trained_on_warning(ds, clf, data_root, ids) or warning
+    members = getattr(clf, "members", [clf])
+    # the default split is the first member's held-out part; any other member may have trained on it
+    for member in members if split == "all" or split_file else members[1:]:
+        note = trained_on_warning(ds, member, data_root, ids)
+        if note:
+            warning = (f"{member.path}: {note}" if len(members) > 1 else note) + (f"; {warning}" if warning else "")
     if warning:
         print(f"dermaseg: warning: {warning}", file=sys.stderr)
     y = np.array(L_.targets([by_id[i] for i in ids], names, "melanoma" if collapse else task))
@@ -151,7 +155,7 @@ def evaluate_classifier(model: str | Path | None, data_root: Path | str, out_dir
     plot_confusion(metrics["confusion_matrix"], names, out_dir / "confusion_matrix.png",
                    title=f"{Path(str(data_root)).name} ({split}): accuracy {metrics['accuracy']:.3f}, "
                          f"balanced accuracy {metrics['balanced_accuracy']:.3f}")
-    report = {"model": str(clf.path), "data": str(data_root), "split": split, "task": task,
+    report = {"model": " + ".join(str(p) for p in clf.paths), "data": str(data_root), "split": split, "task": task,
               "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
               "skipped": len(ids) - len(kept), "warning": warning, **metrics}
     roc = melanoma_roc(y, p, names, out_dir, title=f"{Path(str(data_root)).name} ({split}): melanoma vs. rest")

@@ -3,7 +3,8 @@
 image (any size) -> optional crop to the lesion (segmentation model) -> pipeline.prepare (the
 code training used) -> network, softmax averaged over the model's dihedral TTA views ->
 class probabilities. `classify_files` writes one CSV row per image (image_id, predicted,
-prob_<class>...); an unreadable file is reported and skipped, never a crash.
+prob_<class>...); an unreadable file is reported and skipped, never a crash. Several classifier
+files make a `ClassifierEnsemble`: the mean of their probabilities.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def adjust(probs: np.ndarray, shift: np.ndarray | None, temperature: float | Non
     return p / p.sum(axis=1, keepdims=True)
 
 
+def top_class(probs: np.ndarray, class_names: list[str]) -> dict:
+    return {"predicted": class_names[int(probs.argmax())],
+            "probabilities": {n: float(p) for n, p in zip(class_names, probs)}}
+
+
 def _meta_from_onnx(meta: dict) -> dict:
     """ONNX metadata in the shape of a PyTorch classifier file's header (what callers read)."""
     model = meta.get("model") or {}
@@ -63,6 +69,7 @@ class Classifier:
                  backend: str = "auto"):
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
+        self.paths = [self.path]
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
             from dermaseg.core.modelfile import check_task, open_session
 
@@ -118,9 +125,50 @@ class Classifier:
         return adjust(probs, self.shift, self.temperature)
 
     def predict(self, image: np.ndarray) -> dict:
-        probs = self.predict_proba([image])[0]
-        return {"predicted": self.class_names[int(probs.argmax())],
-                "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)}}
+        return top_class(self.predict_proba([image])[0], self.class_names)
+
+
+class ClassifierEnsemble:
+    """Several classifiers of the same classes used as one: the mean of the members' calibrated
+    probabilities, each member with its own input size, crop and TTA views (the rule
+    `dermaseg classify ensemble` scores from predictions files). Its cost is the sum of the members'.
+    The members must share their classes (an error naming the file otherwise); the split, classes and
+    label task are read from the first member's file."""
+
+    def __init__(self, models: list[str | Path], **kwargs):
+        if len(models) < 2:
+            raise ValueError("an ensemble needs at least two classifiers")
+        self.members = [Classifier(m, **kwargs) for m in models]
+        first = self.members[0]
+        for member in self.members[1:]:
+            if member.class_names != first.class_names or member.task != first.task:
+                raise ValueError(f"{member.path}: classes {member.class_names} differ from "
+                                 f"{first.path}'s {first.class_names}")
+        self.class_names, self.task, self.meta = first.class_names, first.task, first.meta
+        self.path = first.path
+        self.paths = [m.path for m in self.members]
+        self.name = " + ".join(m.name for m in self.members)
+        self.backend_name = "+".join(sorted({m.backend_name for m in self.members}))
+        views = {m.tta_views for m in self.members}
+        self.tta_views = views.pop() if len(views) == 1 else [m.tta_views for m in self.members]
+        self.pipeline = max((m.pipeline for m in self.members), key=lambda p: p.size)
+        self.cropper = next((m.cropper for m in self.members if m.cropper is not None), None)
+
+    def predict_proba(self, images: list[np.ndarray]) -> np.ndarray:
+        return np.mean([m.predict_proba(images) for m in self.members], axis=0)
+
+    def predict(self, image: np.ndarray) -> dict:
+        return top_class(self.predict_proba([image])[0], self.class_names)
+
+
+def load_classifier(models: str | Path | list | None = None, **kwargs) -> Classifier | ClassifierEnsemble:
+    """One model (a file or shipped name; None: the shipped default) -> Classifier; several ->
+    ClassifierEnsemble. Keyword arguments go to every member."""
+    if isinstance(models, (list, tuple)):
+        if len(models) > 1:
+            return ClassifierEnsemble(list(models), **kwargs)
+        models = models[0] if models else None
+    return Classifier(models, **kwargs)
 
 
 def gather_images(paths: list[str]):
