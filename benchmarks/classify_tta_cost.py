@@ -47,11 +47,11 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    from dermaseg.classify.predict import Classifier
+    from dermaseg.classify.predict import load_classifier
 
     images = load_images(args.images)
-    settings = {(None, v): Classifier(tta_views=v, threads=args.threads) for v in args.views}
-    settings.update({(m, v): Classifier(m, tta_views=v, threads=args.threads) for m in args.model for v in args.views})
+    settings = {(None, v): load_classifier(tta_views=v, threads=args.threads) for v in args.views}
+    settings.update({(m, v): load_classifier(m, tta_views=v, threads=args.threads) for m in args.model for v in args.views})
     for c in settings.values():                # warm-up: first-run allocations out of the timing
         c.predict_proba(images[:8])
     times: dict[tuple, list[float]] = {key: [] for key in settings}

@@ -626,6 +626,7 @@ def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, t
     from dermaseg.classify.ensemble import score_ensemble
     from dermaseg.classify import labels as L_
     from dermaseg.classify.evaluate import evaluate_classifier, held_out_ids
+    from dermaseg.classify.predict import load_classifier
     from dermaseg.core.zoo import DEFAULTS, SHIPPED
     from dermaseg.data import open_dataset
 
@@ -650,6 +651,16 @@ def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, t
     assert np.allclose(probs[0], probs[1], atol=1e-5) and from_files["accuracy"] == runs["ab"]["accuracy"]
     assert not np.allclose(probs[0], np.loadtxt(tmp_path / "a" / "predictions.csv", delimiter=",", skiprows=1,
                                                 usecols=range(3, 10)), atol=1e-3)
+    # the same ensemble saved as a file: members relative to it, a name and figures of its own
+    (tmp_path / "pair.json").write_text(json.dumps({"name": "pair", "members": ["a.pt", "b.pt"],
+                                                    "info": {"version": "9.9"}, "held_out": {"n": 6}}))
+    pair = load_classifier(tmp_path / "pair.json", tta_views=1)
+    images = [np.asarray(Image.open(HAM10000 / "HAM10000_images" / f"{i}.jpg")) for i in ids[:3]]
+    assert pair.name == "pair" and pair.meta["held_out"] == {"n": 6} and pair.meta["info"]["version"] == "9.9"
+    assert np.allclose(pair.predict_proba(images), probs[0][:3], atol=1e-5)
+    (tmp_path / "bad.json").write_text(json.dumps({"members": ["a.pt"]}))
+    with pytest.raises(ValueError, match="bad.json: an ensemble file lists two or more"):
+        load_classifier(tmp_path / "bad.json")
     shipped["class_names"] = shipped["class_names"][::-1]
     c = tmp_path / "c.pt"
     torch.save(shipped, c)

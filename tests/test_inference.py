@@ -96,9 +96,9 @@ def test_predict_and_classify_print_the_name_given(tmp_path):
     summary = json.loads((tmp_path / "p" / "measurements.json").read_text())["summary"]
     assert (summary["model"], summary["backend"]) == ("isic-unet-lite0", "onnxruntime")
 
-    from dermaseg.classify.predict import Classifier
+    from dermaseg.classify.predict import load_classifier
 
-    clf = Classifier()
+    clf = load_classifier()
     assert (clf.name, clf.backend_name) == (DEFAULTS["classification"], "onnxruntime")
 
 
@@ -122,10 +122,10 @@ def test_onnx_and_pytorch_masks_agree_on_real_images():
 def test_onnx_and_pytorch_classifiers_agree_on_real_images():
     require_shared_data()
     pytest.importorskip("torch")
-    from dermaseg.classify.predict import Classifier
+    from dermaseg.classify.predict import load_classifier
 
     images = [read_image(HAM10000 / "HAM10000_images" / f"ISIC_00243{i:02d}.jpg") for i in (6, 7, 8, 9)]
-    onnx, torch_ = Classifier(), Classifier(backend="torch")
+    onnx, torch_ = load_classifier(), load_classifier(backend="torch")
     assert onnx.class_names == torch_.class_names and onnx.tta_views == torch_.tta_views
     p, q = onnx.predict_proba(images), torch_.predict_proba(images)
     assert np.abs(p - q).max() < 2e-3

@@ -22,10 +22,10 @@ def test_model_card_figures_hold_on_a_stratified_rerun():
     require_shared_data()
     from dermaseg.classify import labels as L_
     from dermaseg.classify.evaluate import held_out_ids
-    from dermaseg.classify.predict import Classifier
+    from dermaseg.classify.predict import load_classifier
     from dermaseg.data.readers import open_dataset
 
-    clf = Classifier()                        # the shipped default, ONNX Runtime
+    clf = load_classifier()                        # the shipped default, ONNX Runtime
     card = clf.meta["held_out"]
     assert card["split"] == "test" and card["n"] >= 2000
     ds = open_dataset(HAM10000)

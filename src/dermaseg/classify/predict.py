@@ -4,7 +4,8 @@ image (any size) -> optional crop to the lesion (segmentation model) -> pipeline
 code training used) -> network, softmax averaged over the model's dihedral TTA views ->
 class probabilities. `classify_files` writes one CSV row per image (image_id, predicted,
 prob_<class>...); an unreadable file is reported and skipped, never a crash. Several classifier
-files make a `ClassifierEnsemble`: the mean of their probabilities.
+files, or an ensemble file (.json) naming them, make a `ClassifierEnsemble`: the mean of their
+probabilities. `load_classifier` opens any of these.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class Classifier:
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
         self.paths = [self.path]
+        if self.path.suffix.lower() == ".json":
+            raise ValueError(f"{self.path}: an ensemble file, not one classifier (load it with load_classifier)")
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
             from dermaseg.core.modelfile import check_task, open_session
 
@@ -135,7 +138,7 @@ class ClassifierEnsemble:
     The members must share their classes (an error naming the file otherwise); the split, classes and
     label task are read from the first member's file."""
 
-    def __init__(self, models: list[str | Path], **kwargs):
+    def __init__(self, models: list[str | Path], *, name: str | None = None, about: dict | None = None, **kwargs):
         if len(models) < 2:
             raise ValueError("an ensemble needs at least two classifiers")
         self.members = [Classifier(m, **kwargs) for m in models]
@@ -144,10 +147,15 @@ class ClassifierEnsemble:
             if member.class_names != first.class_names or member.task != first.task:
                 raise ValueError(f"{member.path}: classes {member.class_names} differ from "
                                  f"{first.path}'s {first.class_names}")
-        self.class_names, self.task, self.meta = first.class_names, first.task, first.meta
+        self.class_names, self.task = first.class_names, first.task
+        # the split comes from the first member; name, version and figures from an ensemble file
+        about = about or {}
+        self.meta = {**first.meta, "backbone": " + ".join(str(m.meta.get("backbone")) for m in self.members),
+                     "info": {**(first.meta.get("info") or {}), **(about.get("info") or {})},
+                     "held_out": about.get("held_out")}
         self.path = first.path
         self.paths = [m.path for m in self.members]
-        self.name = " + ".join(m.name for m in self.members)
+        self.name = name or " + ".join(m.name for m in self.members)
         self.backend_name = "+".join(sorted({m.backend_name for m in self.members}))
         views = {m.tta_views for m in self.members}
         self.tta_views = views.pop() if len(views) == 1 else [m.tta_views for m in self.members]
@@ -161,13 +169,37 @@ class ClassifierEnsemble:
         return top_class(self.predict_proba([image])[0], self.class_names)
 
 
+def read_ensemble_file(path: Path | str) -> dict:
+    """An ensemble file: JSON with "members" (shipped model names, or files relative to it) and,
+    optionally, "name" and "info"/"held_out" (version, provenance, figures) as a model file has."""
+    import json
+
+    path = Path(path)
+    try:
+        about = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable ensemble file ({exc})") from None
+    members = about.get("members") if isinstance(about, dict) else None
+    if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, str) for m in members):
+        raise ValueError(f"{path}: an ensemble file lists two or more member models under \"members\"")
+    from dermaseg.core.zoo import SHIPPED
+
+    about["members"] = [m if m in SHIPPED else str(path.parent / m) for m in members]
+    return about
+
+
 def load_classifier(models: str | Path | list | None = None, **kwargs) -> Classifier | ClassifierEnsemble:
-    """One model (a file or shipped name; None: the shipped default) -> Classifier; several ->
-    ClassifierEnsemble. Keyword arguments go to every member."""
+    """One model (a file or shipped name; None: the shipped default) -> Classifier; several, or an
+    ensemble file (.json) -> ClassifierEnsemble. Keyword arguments go to every member."""
     if isinstance(models, (list, tuple)):
         if len(models) > 1:
             return ClassifierEnsemble(list(models), **kwargs)
         models = models[0] if models else None
+    prefer = "torch" if kwargs.get("backend") == "torch" else "onnx"
+    resolved = resolve(models, "classification", prefer=prefer)
+    if resolved.path.suffix.lower() == ".json":
+        about = read_ensemble_file(resolved.path)
+        return ClassifierEnsemble(about["members"], name=about.get("name") or resolved.name, about=about, **kwargs)
     return Classifier(models, **kwargs)
 
 

@@ -92,9 +92,9 @@ def classifier_version(clf) -> str:
 
 def _load_classifier(model, threads):
     try:
-        from dermaseg.classify.predict import Classifier
+        from dermaseg.classify.predict import load_classifier
 
-        clf = Classifier(model, threads=threads)
+        clf = load_classifier(model, threads=threads)
     except (FileNotFoundError, ValueError) as exc:
         if model is not None:
             raise  # the user named it: a wrong name or file is an error, not a silent downgrade
