@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.classify.inference import predict_images, predict_images_onnx
-from dermaseg.core.zoo import resolve
+from dermaseg.core.zoo import SHIPPED, resolve
 from dermaseg.transforms.pipeline import PipelineConfig, prepare
 
 # dermaseg's own outputs that sit beside images in a folder; they are not dermoscopy images
@@ -182,8 +182,6 @@ def read_ensemble_file(path: Path | str) -> dict:
     members = about.get("members") if isinstance(about, dict) else None
     if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, str) for m in members):
         raise ValueError(f"{path}: an ensemble file lists two or more member models under \"members\"")
-    from dermaseg.core.zoo import SHIPPED
-
     about["members"] = [m if m in SHIPPED else str(path.parent / m) for m in members]
     return about
 

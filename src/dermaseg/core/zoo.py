@@ -3,8 +3,7 @@
 Each shipped model has two files in `dermaseg/weights/`: the ONNX file that inference loads
 (ONNX Runtime, no PyTorch) and the PyTorch weights kept for fine-tuning and re-export. The
 ONNX file is made from the .pt by one command, `dermaseg export --shipped`, so new weights
-only need that command run again. A shipped ensemble is one small JSON file naming other
-shipped models (`dermaseg.classify.predict.load_classifier` opens it).
+only need that command run again.
 
 The name a user types (`--model isic-unet-lite0`) is the name every output prints back.
 """
@@ -26,11 +25,6 @@ class ShippedModel:
     torch: str         # file in WEIGHTS_DIR: the PyTorch weights (fine-tuning, export)
     recipe: str        # the training config, relative to the repository
     description: str
-
-    @property
-    def is_ensemble(self) -> bool:
-        """An ensemble file (.json) naming other shipped models: it has no weights of its own."""
-        return self.torch.endswith(".json")
 
     @property
     def onnx_path(self) -> Path:

@@ -42,7 +42,7 @@ def _export(args) -> int:
         raise UserError(f"{args.model}: no such model file, and not a shipped model name "
                         f"(shipped: {', '.join(SHIPPED)})")
     if source.suffix.lower() == ".json":
-        raise UserError(f"{args.model}: an ensemble of several classifiers; export each member model")
+        raise UserError(f"{args.model}: an ensemble file of several classifiers; export each member model")
     out = Path(args.out) if args.out else Path(source.stem + ".onnx")
     export_onnx(source, out, opset=args.opset, dynamic=not args.static, name=name)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
