@@ -107,7 +107,7 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
     ids = [i for i in ids if i in by_id]
     if not ids:
         raise ValueError(f"{data_root}: no labelled image in split {split!r}")
-    members = getattr(clf, "members", [clf])
+    members = clf.members
     # the default split is the first member's held-out part; any other member may have trained on it
     for member in members if split == "all" or split_file else members[1:]:
         note = trained_on_warning(ds, member, data_root, ids)
@@ -155,7 +155,7 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
     plot_confusion(metrics["confusion_matrix"], names, out_dir / "confusion_matrix.png",
                    title=f"{Path(str(data_root)).name} ({split}): accuracy {metrics['accuracy']:.3f}, "
                          f"balanced accuracy {metrics['balanced_accuracy']:.3f}")
-    report = {"model": " + ".join(str(p) for p in clf.paths), "data": str(data_root), "split": split, "task": task,
+    report = {"model": " + ".join(str(m.path) for m in members), "data": str(data_root), "split": split, "task": task,
               "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
               "skipped": len(ids) - len(kept), "warning": warning, **metrics}
     roc = melanoma_roc(y, p, names, out_dir, title=f"{Path(str(data_root)).name} ({split}): melanoma vs. rest")

@@ -70,7 +70,6 @@ class Classifier:
                  backend: str = "auto"):
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
-        self.paths = [self.path]
         if self.path.suffix.lower() == ".json":
             raise ValueError(f"{self.path}: an ensemble file, not one classifier (load it with load_classifier)")
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
@@ -110,6 +109,11 @@ class Classifier:
 
             margin = float((self.meta.get("crop") or {}).get("margin", 0.15))
             self.cropper = LesionCropper("segmenter", segmenter, margin)
+
+    @property
+    def members(self) -> list[Classifier]:
+        """The networks whose probabilities are averaged: this one (a ClassifierEnsemble has several)."""
+        return [self]
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         if self.cropper is not None:
@@ -154,7 +158,6 @@ class ClassifierEnsemble:
                      "info": {**(first.meta.get("info") or {}), **(about.get("info") or {})},
                      "held_out": about.get("held_out")}
         self.path = first.path
-        self.paths = [m.path for m in self.members]
         self.name = name or " + ".join(m.name for m in self.members)
         self.backend_name = "+".join(sorted({m.backend_name for m in self.members}))
         views = {m.tta_views for m in self.members}
