@@ -137,3 +137,29 @@ def test_every_row_runs_on_a_tiny_budget(tmp_path, monkeypatch):
     assert main(["study", str(path), "--out", str(out), "--only", "Otsu threshold"]) == 0
     with open(out / "results.csv", newline="") as fh:
         assert [r["name"] for r in csv.DictReader(fh)] == [r["name"] for r in spec["rows"]]
+
+
+@pytest.mark.slow
+def test_rows_train_in_parallel_processes_with_machine_settings(tmp_path, monkeypatch):
+    """`--jobs 2` trains two rows at once, each in its own logged process, with the command
+    line's machine settings in every row's config; a row that cannot train is named, with its
+    log, after the others are scored."""
+    require_shared_data()
+    monkeypatch.chdir(REPO)
+    spec = yaml.safe_load((REPO / "configs" / "studies" / "isic2017_recipe.yaml").read_text())
+    spec.update(base=str(REPO / "configs" / "isic2017_unet_lite0.yaml"), budget=TINY, limit=3,
+                rows=[{"name": "reference"}, {"name": "focal", "overrides": ["train.loss=focal"]},
+                      {"name": "broken", "overrides": ["model.encoder_weights=/no/such/weights.pth"]}])
+    path = tmp_path / "tiny_recipe.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "study"
+    assert main(["study", str(path), "--out", str(out), "--jobs", "2", "--set", "train.batch_size=4"]) == 2
+
+    with open(out / "results.csv", newline="") as fh:
+        assert [r["name"] for r in csv.DictReader(fh)] == ["reference", "focal"]
+    for name in ("reference", "focal"):
+        run = out / "runs" / name
+        assert "best validation Dice" in (run / "train.log").read_text()
+        assert yaml.safe_load((run / "config.yaml").read_text())["train"]["batch_size"] == 4
+    assert yaml.safe_load((out / "runs" / "focal" / "config.yaml").read_text())["train"]["loss"] == "focal"
+    assert (out / "runs" / "broken" / "train.log").is_file() and not (out / "runs" / "broken" / "row.json").exists()

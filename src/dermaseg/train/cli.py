@@ -28,6 +28,10 @@ def register(subparsers) -> None:
     s.add_argument("study", help="study file, e.g. configs/studies/isic2017_architectures.yaml")
     s.add_argument("--out", help="study folder (default: the file's 'out', else runs/studies/<name>)")
     s.add_argument("--only", nargs="*", metavar="ROW", help="run only these rows (name or slug)")
+    s.add_argument("--jobs", type=int, default=1,
+                   help="rows trained at once, each in its own process: several share a GPU; keep 1 on a CPU")
+    s.add_argument("--set", nargs="+", default=[], metavar="key.sub=value", dest="overrides",
+                   help="machine settings for every deep row, e.g. --set train.num_workers=4 train.accelerator=gpu")
     s.set_defaults(func=_study)
 
 
@@ -53,7 +57,7 @@ def _study(args) -> int:
     from dermaseg.train.study import run_study
 
     try:
-        results = run_study(args.study, args.out, only=args.only)
+        results = run_study(args.study, args.out, only=args.only, overrides=args.overrides, jobs=args.jobs)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     for r in results:

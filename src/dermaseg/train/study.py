@@ -17,6 +17,12 @@ folder holds summary.json is finished and not trained again); every row is then 
 every row the study's results.csv, results.md and learning_curves.png (validation Dice per
 epoch, and against training minutes: time to Dice) are rewritten.
 
+Settings of the machine rather than the recipe (data workers, the accelerator, where the data
+lives) are given on the command line (`--set key.sub=value ...`) and apply to every deep row.
+`--jobs N` trains N rows at once, each in its own process (log: `<run folder>/train.log`): on a
+GPU several small trainings share the device and the table fills in minutes; on a CPU keep one,
+since rows that share cores slow each other and their train_minutes stop being comparable.
+
 Every row's test Dice and thresholded Jaccard are also stated as a difference from the
 reference row (`reference: NAME`, by default the first deep row), with a 95% paired-bootstrap
 interval over the same test images: with a few hundred images a gap of 0.005 can be noise, and
@@ -46,8 +52,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "row"
 
 
-def load_study(path: Path | str) -> dict:
-    """Read and check a study file before any data is touched."""
+def load_study(path: Path | str, overrides: list[str] | None = None) -> dict:
+    """Read and check a study file before any data is touched; `overrides` (machine settings)
+    apply to every deep row after the budget and the row's own changes."""
     path = Path(path)
     spec = read_recipe(path)
     refuse_unknown(spec, STUDY_KEYS, "study", path)
@@ -67,6 +74,7 @@ def load_study(path: Path | str) -> dict:
     base = spec.get("base")
     spec["base"] = str((path.parent / base).resolve()) if base and not Path(base).is_absolute() else base
     spec.setdefault("budget", [])
+    spec["machine"] = list(overrides or [])
     spec.setdefault("out", f"runs/studies/{path.stem}")
     deep = [row["name"] for row in rows if "model" not in row]
     spec.setdefault("reference", deep[0] if deep else rows[0]["name"])
@@ -90,7 +98,7 @@ def _scaled(overrides: list[str], factor: float) -> list[str]:
 
 def row_config(spec: dict, row: dict) -> dict:
     budget = _scaled(list(spec["budget"]), float(row.get("budget_factor", 1.0)))
-    return load_config(spec["base"], budget + list(row.get("overrides", [])))
+    return load_config(spec["base"], budget + list(row.get("overrides", [])) + spec.get("machine", []))
 
 
 def _test_split(config: dict, run_dir: Path | None) -> Path | None:
@@ -101,21 +109,60 @@ def _test_split(config: dict, run_dir: Path | None) -> Path | None:
     return None
 
 
-def run_study(path: Path | str, out: Path | str | None = None, *, only: list[str] | None = None) -> list[dict]:
+def _selected(row: dict, only: list[str] | None) -> bool:
+    return not only or row["name"] in only or slug(row["name"]) in only
+
+
+def train_rows_in_parallel(spec: dict, out: Path, names: list[str], jobs: int) -> dict[str, str]:
+    """Trains the named deep rows, `jobs` at a time, each by `dermaseg train` in its own process
+    on the row's resolved config (written first, so a folder holding another config is refused
+    here, as `train` would). Returns {row: why} for the rows whose process failed."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dermaseg.train.config import SCHEMA
+    from dermaseg.training.run import write_config
+
+    def one(name: str) -> tuple[str, str | None]:
+        run_dir = out / "runs" / slug(name)
+        command = [sys.executable, "-m", "dermaseg.cli", "train", "--config", str(run_dir / "config.yaml"),
+                   "--out", str(run_dir)]
+        with open(run_dir / "train.log", "a") as log:
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+        return name, None if done.returncode == 0 else f"exit {done.returncode}; see {run_dir / 'train.log'}"
+
+    for name in names:
+        run_dir = out / "runs" / slug(name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run_dir, spec["configs"][name], SCHEMA, "use another study --out folder")
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return {name: why for name, why in pool.map(one, names) if why}
+
+
+def run_study(path: Path | str, out: Path | str | None = None, *, only: list[str] | None = None,
+              overrides: list[str] | None = None, jobs: int = 1) -> list[dict]:
     from dermaseg.evaluate.run import evaluate
     from dermaseg.train.run import train
 
-    spec = load_study(path)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    spec = load_study(path, overrides)
     out = Path(out or spec["out"])
     (out / "runs").mkdir(parents=True, exist_ok=True)
     (out / "study.yaml").write_text(Path(path).read_text())
     spec["title"] = Path(path).stem
-    base = load_config(spec["base"], list(spec["budget"]))
+    base = load_config(spec["base"], list(spec["budget"]) + spec["machine"])
     data_root = spec.get("data") or base["data"]["root"]
+    failed: dict[str, str] = {}
+    if jobs > 1:
+        to_train = [row["name"] for row in spec["rows"] if "model" not in row and _selected(row, only)
+                    and not (out / "runs" / slug(row["name"]) / "summary.json").is_file()]
+        failed = train_rows_in_parallel(spec, out, to_train, jobs)
     results: list[dict] = []
     for row in spec["rows"]:
         run_dir = out / "runs" / slug(row["name"])
-        if only and row["name"] not in only and slug(row["name"]) not in only:
+        if not _selected(row, only) or row["name"] in failed:
             if (run_dir / "row.json").is_file():   # scored before: the table keeps every finished row
                 results.append(json.loads((run_dir / "row.json").read_text()))
             continue
@@ -143,6 +190,9 @@ def run_study(path: Path | str, out: Path | str | None = None, *, only: list[str
         write_results(out, results, spec)
     if results:
         write_results(out, results, spec)   # rows scored before, after the last one run now
+    if failed:
+        raise ValueError("rows that failed to train (the others are scored): "
+                         + "; ".join(f"{name} ({why})" for name, why in failed.items()))
     return results
 
 
