@@ -29,12 +29,13 @@ def single_thread():
 
 # Small encoders for the architecture sweep; every encoder once with U-Net.
 SMALL_ENCODER = {"unet": "efficientnet-lite0", "unetplusplus": "resnet18", "deeplabv3plus": "mobilenet_v2",
-                 "fpn": "efficientnet-lite0", "fcn": "efficientnet-lite0", "segnet": "vgg16", "maskrcnn": "resnet50"}
+                 "fpn": "efficientnet-lite0", "fcn": "efficientnet-lite0", "fcn8s": "resnet18", "segnet": "vgg16", "maskrcnn": "resnet50"}
 COMBOS = sorted({(arch, SMALL_ENCODER[arch]) for arch in ARCHITECTURES} | {("unet", e) for e in ENCODERS})
 
 
 def test_registry_names():
-    assert set(ARCHITECTURES) == {"unet", "unetplusplus", "deeplabv3plus", "fpn", "fcn", "segnet", "maskrcnn"}
+    assert set(ARCHITECTURES) == {"unet", "unetplusplus", "deeplabv3plus", "fpn", "fcn", "fcn8s", "segnet",
+                                 "maskrcnn"}
     for required in ["resnet18", "resnet34", "resnet50", "densenet121", "densenet169", "vgg16", "mobilenet_v2",
                      "mobilenet_v3_large", "efficientnet-b0", "efficientnet-lite0", "efficientnet-lite1",
                      "efficientnet-lite2", "inceptionv4"]:
@@ -69,7 +70,7 @@ def test_dropout_is_active_in_training_only():
         assert torch.equal(model(x), model(x))
 
 
-@pytest.mark.parametrize("arch", ["deeplabv3plus", "fpn", "fcn"])
+@pytest.mark.parametrize("arch", ["deeplabv3plus", "fpn", "fcn", "fcn8s"])
 def test_no_hidden_dropout_when_zero(arch):
     # smp/torchvision's own decoder dropouts (ASPP 0.5, FPN 0.2, FCNHead 0.1) are switched off:
     # `dropout` is the only knob.
@@ -89,6 +90,27 @@ def test_fcn_resnet50_is_torchvision_fcn():
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.allclose(ours(x), reference(x)["out"], atol=1e-5)
+
+
+def test_fcn8s_sums_scores_of_three_strides_without_dilation():
+    from dermaseg.models.fcn import FCN8s
+
+    torch.manual_seed(0)
+    model = build_model("fcn8s", "resnet18").eval()
+    assert isinstance(model, FCN8s)
+    # the backbone keeps its strides: no dilated convolution anywhere
+    assert all(m.dilation == (1, 1) for m in model.modules() if isinstance(m, nn.Conv2d))
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        # the skip scores start at zero: at initialisation it is FCN-32s
+        coarse = model.classifier(model.encoder(x)[-1])
+        fcn32 = nn.functional.interpolate(nn.functional.interpolate(coarse, size=(4, 6), mode="bilinear"),
+                                          size=(8, 12), mode="bilinear")
+        assert torch.allclose(model(x), nn.functional.interpolate(fcn32, size=(64, 96), mode="bilinear"), atol=1e-6)
+        # once they learn, the stride-8 features reach the output
+        nn.init.normal_(model.score_8.weight)
+        changed = model(x)
+    assert not torch.allclose(changed, nn.functional.interpolate(fcn32, size=(64, 96), mode="bilinear"))
 
 
 def test_segnet_upsamples_with_pooling_indices():

@@ -53,3 +53,46 @@ def _dilate_like_torchvision(resnet: nn.Module) -> None:
             block.conv2.stride, block.conv2.dilation, block.conv2.padding = (1, 1), (rate, rate), (rate, rate)
             if block.downsample is not None:
                 block.downsample[0].stride = (1, 1)
+
+
+class FCN8s(nn.Module):
+    """FCN-8s (Long, Shelhamer & Darrell, CVPR 2015): the skip architecture, no dilation.
+
+    Class scores from the deepest features (stride 32, through an ``FCNHead``) are upsampled
+    2x and summed with 1x1-conv scores of the stride-16 features, upsampled 2x again and summed
+    with scores of the stride-8 features, then upsampled 8x to the input. The backbone keeps
+    its strides, so the model costs about what its encoder costs -- unlike the dilated ``FCN``
+    above, whose deep stages run on 16-64x more pixels. Upsampling is bilinear; the paper's
+    learned 2x deconvolutions start as bilinear, and the skip score layers start at zero as
+    there, so training begins from FCN-32s and learns how much the finer strides add.
+    """
+
+    def __init__(self, encoder_name: str, in_channels: int = 3, classes: int = 1, dropout: float = 0.0,
+                 encoder_weights: str | bool | None = None):
+        super().__init__()
+        import segmentation_models_pytorch as smp
+        from torchvision.models.segmentation.fcn import FCNHead
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            self.encoder = smp.encoders.get_encoder(encoder_name, in_channels=in_channels, depth=5,
+                                                    weights=encoder_weights)
+        channels_8, channels_16, channels_32 = self.encoder.out_channels[-3:]
+        self.classifier = FCNHead(channels_32, classes)
+        self.classifier[3].p = dropout  # FCNHead's dropout, right before its final conv
+        self.score_16 = nn.Conv2d(channels_16, classes, 1)
+        self.score_8 = nn.Conv2d(channels_8, classes, 1)
+        for score in (self.score_16, self.score_8):
+            nn.init.zeros_(score.weight)
+            nn.init.zeros_(score.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features_8, features_16, features_32 = self.encoder(x)[-3:]
+        scores = self.classifier(features_32)
+        scores = _upsample(scores, features_16) + self.score_16(features_16)
+        scores = _upsample(scores, features_8) + self.score_8(features_8)
+        return F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _upsample(scores: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(scores, size=like.shape[-2:], mode="bilinear", align_corners=False)

@@ -8,6 +8,9 @@ to logits (B, classes, H, W), whatever library it comes from:
   ``FCNHead``, bilinear upsampling) on any smp encoder that supports dilation; with
   ``resnet50``/``resnet101`` it is torchvision's ``fcn_resnet50``/``fcn_resnet101``
   (no auxiliary head) layer for layer.
+- ``fcn8s``: FCN-8s, the skip architecture of Long et al. 2015 (scores from strides 32, 16 and 8
+  summed, no dilation) on any smp encoder: about the encoder's cost, where ``fcn`` costs many
+  times more (dermaseg.models.fcn).
 - ``segnet``: SegNet (Badrinarayanan et al. 2017), VGG-16 encoder, decoder upsampling with the
   encoder's max-pooling indices (dermaseg.models.segnet).
 - ``maskrcnn``: torchvision Mask R-CNN (ResNet-50-FPN) used as a semantic model: instance masks
@@ -109,6 +112,8 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
         ArchitectureSpec("fpn", "segmentation_models_pytorch", "Feature Pyramid Network", "efficientnet-lite0", _any),
         ArchitectureSpec("fcn", "torchvision FCNHead + smp encoder", "FCN (dilated backbone, output stride 8)",
                          "resnet50", _dilatable),
+        ArchitectureSpec("fcn8s", "dermaseg (FCNHead from torchvision, smp encoder)",
+                         "FCN-8s (skip scores from strides 32, 16, 8)", "efficientnet-lite0", _any),
         ArchitectureSpec("segnet", "dermaseg (VGG encoder from smp)", "SegNet (unpooling with pooling indices)",
                          "vgg16_bn", lambda s: s.name in ("vgg16", "vgg16_bn")),
         ArchitectureSpec("maskrcnn", "torchvision", "Mask R-CNN ResNet-50-FPN, instances merged to one mask",
@@ -188,6 +193,10 @@ def _build(arch: str, enc: EncoderSpec, in_channels: int, classes: int, dropout:
         from dermaseg.models.fcn import FCN
 
         return FCN(enc.smp_name, in_channels, classes, dropout, smp_weights)
+    if arch == "fcn8s":
+        from dermaseg.models.fcn import FCN8s
+
+        return FCN8s(enc.smp_name, in_channels, classes, dropout, smp_weights)
     if arch == "segnet":
         from dermaseg.models.segnet import SegNet
 
