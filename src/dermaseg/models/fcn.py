@@ -1,7 +1,9 @@
-"""FCN: torchvision's recipe (dilated backbone at output stride 8 + ``FCNHead`` + bilinear
-upsampling), with the backbone taken from smp so any dilatable encoder can be used.
+"""Fully convolutional networks, two ways, with the backbone taken from smp.
 
-With ``resnet50``/``resnet101`` this is torchvision's ``fcn_resnet50``/``fcn_resnet101``
+``FCN``: torchvision's recipe (dilated backbone at output stride 8 + ``FCNHead`` + bilinear
+upsampling), for any dilatable encoder. ``FCN8s``: the original skip architecture, no dilation.
+
+With ``resnet50``/``resnet101`` ``FCN`` is torchvision's ``fcn_resnet50``/``fcn_resnet101``
 without the auxiliary head: smp's ResNet encoders are torchvision's ResNets, dilated the same
 way (layer3 x2, layer4 x4, first block of each at the previous rate), and the head is
 torchvision's own class: loaded with torchvision's weights, the outputs are identical.
@@ -62,7 +64,7 @@ class FCN8s(nn.Module):
     2x and summed with 1x1-conv scores of the stride-16 features, upsampled 2x again and summed
     with scores of the stride-8 features, then upsampled 8x to the input. The backbone keeps
     its strides, so the model costs about what its encoder costs -- unlike the dilated ``FCN``
-    above, whose deep stages run on 16-64x more pixels. Upsampling is bilinear; the paper's
+    above, whose two deepest stages run on 4x and 16x more pixels. Upsampling is bilinear; the paper's
     learned 2x deconvolutions start as bilinear, and the skip score layers start at zero as
     there, so training begins from FCN-32s and learns how much the finer strides add.
     """
