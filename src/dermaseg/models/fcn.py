@@ -42,7 +42,7 @@ class FCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.encoder(x)[-1]
-        return F.interpolate(self.classifier(features), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return _upsample(self.classifier(features), x)
 
 
 def _dilate_like_torchvision(resnet: nn.Module) -> None:
@@ -93,8 +93,9 @@ class FCN8s(nn.Module):
         scores = self.classifier(features_32)
         scores = _upsample(scores, features_16) + self.score_16(features_16)
         scores = _upsample(scores, features_8) + self.score_8(features_8)
-        return F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return _upsample(scores, x)
 
 
 def _upsample(scores: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Bilinear resize of class scores to the spatial size of `like` (features or the input)."""
     return F.interpolate(scores, size=like.shape[-2:], mode="bilinear", align_corners=False)
