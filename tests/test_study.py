@@ -101,6 +101,40 @@ def test_a_study_reference_must_be_one_of_its_rows(tmp_path):
     assert load_study(STUDY)["reference"] == "U-Net / Lite0 ImageNet"   # the first deep row by default
 
 
+def test_a_row_can_be_paired_with_its_own_reference(tmp_path):
+    """A row naming its own reference (another training seed's reference, say) is stated as a
+    difference from that row; the others from the study's reference."""
+    from dermaseg.train.study import write_results
+
+    rows = [{"name": "ref"}, {"name": "ref seed 1", "overrides": ["seed=1"]},
+            {"name": "change seed 1", "overrides": ["seed=1", "train.loss=focal"], "reference": "ref seed 1"}]
+    spec_file = tmp_path / "own_reference.yaml"
+    spec_file.write_text(yaml.safe_dump({"base": str(REPO / "configs" / "isic2017_unet_lite0.yaml"), "rows": rows}))
+    spec = load_study(spec_file)
+    out = tmp_path / "study"
+    dice = {"ref": 0.80, "ref seed 1": 0.70, "change seed 1": 0.75}
+    for name, value in dice.items():
+        (out / "runs" / slug(name) / "test").mkdir(parents=True)
+        (out / "runs" / slug(name) / "test" / "per_image.csv").write_text(
+            "image_id,dice,threshold_jaccard\n" + "".join(f"img{i},{value},{value}\n" for i in range(5)))
+    write_results(out, [{"name": name} for name in dice], spec)
+
+    with open(out / "results.csv", newline="") as fh:
+        table = {r["name"]: r for r in csv.DictReader(fh)}
+    assert table["ref"]["dice_delta"] == "" and table["ref"]["compared_with"] == ""
+    assert float(table["ref seed 1"]["dice_delta"]) == pytest.approx(-0.10)
+    assert table["ref seed 1"]["compared_with"] == "ref"
+    assert float(table["change seed 1"]["dice_delta"]) == pytest.approx(+0.05)
+    assert table["change seed 1"]["compared_with"] == "ref seed 1"
+    assert "| change seed 1 |" in (out / "results.md").read_text()
+    assert (out / "results.md").read_text().splitlines()[-1].endswith("| ref seed 1 |")
+
+    rows[2]["reference"] = "no such row"
+    spec_file.write_text(yaml.safe_dump({"base": str(REPO / "configs" / "isic2017_unet_lite0.yaml"), "rows": rows}))
+    with pytest.raises(ValueError, match="reference of row 'change seed 1' 'no such row'"):
+        load_study(spec_file)
+
+
 @pytest.mark.slow
 def test_every_row_runs_on_a_tiny_budget(tmp_path, monkeypatch):
     require_shared_data()

@@ -26,7 +26,11 @@ since rows that share cores slow each other and their train_minutes stop being c
 Every row's test Dice and thresholded Jaccard are also stated as a difference from the
 reference row (`reference: NAME`, by default the first deep row), with a 95% paired-bootstrap
 interval over the same test images: with a few hundred images a gap of 0.005 can be noise, and
-the interval says which gaps are not.
+the interval says which gaps are not. A row may name its own reference instead (a row with
+another training seed, say, against the reference run with that seed):
+
+      - {name: "loss BCE+Lovasz, seed 1", overrides: [train.loss=bce+lovasz, seed=1],
+         reference: "reference, seed 1"}
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ from dermaseg.train.config import load_config
 RESULT_COLUMNS = ["name", "arch", "encoder", "encoder_weights", "epochs", "train_minutes", "best_val_dice",
                   "jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity",
                   "ms_per_image", "n_images", "dice_delta", "dice_delta_lo", "dice_delta_hi",
-                  "threshold_jaccard_delta", "threshold_jaccard_delta_lo", "threshold_jaccard_delta_hi"]
+                  "threshold_jaccard_delta", "threshold_jaccard_delta_lo", "threshold_jaccard_delta_hi",
+                  "compared_with"]
 STUDY_KEYS = {"base", "budget", "rows", "out", "data", "limit", "reference"}
 BOOTSTRAP_ROUNDS = 2000
-ROW_KEYS = {"name", "model", "overrides", "budget_factor"}
+ROW_KEYS = {"name", "model", "overrides", "budget_factor", "reference"}
 
 
 def slug(name: str) -> str:
@@ -78,8 +83,10 @@ def load_study(path: Path | str, overrides: list[str] | None = None) -> dict:
     spec.setdefault("out", f"runs/studies/{path.stem}")
     deep = [row["name"] for row in rows if "model" not in row]
     spec.setdefault("reference", deep[0] if deep else rows[0]["name"])
-    if spec["reference"] not in [row["name"] for row in rows]:
-        raise ValueError(f"{path}: reference {spec['reference']!r} is not one of the rows")
+    for owner, reference in [("", spec["reference"])] + [(f" of row {r['name']!r}", r["reference"])
+                                                          for r in rows if "reference" in r]:
+        if reference not in [row["name"] for row in rows]:
+            raise ValueError(f"{path}: reference{owner} {reference!r} is not one of the rows")
     # Every deep row's config is built now, so a typo fails before hours of training.
     spec["configs"] = {row["name"]: row_config(spec, row) for row in rows if "model" not in row}
     return spec
@@ -239,15 +246,15 @@ def _per_image(run_dir: Path) -> dict[str, dict[str, float]]:
     return {metric: {r["image_id"]: float(r[metric]) for r in rows} for metric in DELTA_METRICS}
 
 
-def _add_differences(out: Path, results: list[dict], reference: str) -> None:
-    """Each row's test Dice and thresholded Jaccard minus the reference row's, paired by image."""
-    base = _per_image(out / "runs" / slug(reference))
-    if not base:
-        return
+def _add_differences(out: Path, results: list[dict], spec: dict) -> None:
+    """Each row's test Dice and thresholded Jaccard minus its reference row's, paired by image."""
+    references = {row["name"]: row.get("reference", spec["reference"]) for row in spec["rows"]}
     for r in results:
-        own = _per_image(out / "runs" / slug(r["name"]))
-        if not own or r["name"] == reference:
+        reference = references.get(r["name"], spec["reference"])
+        own, base = _per_image(out / "runs" / slug(r["name"])), _per_image(out / "runs" / slug(reference))
+        if not own or not base or r["name"] == reference:
             continue
+        r["compared_with"] = reference
         for metric in DELTA_METRICS:
             r[f"{metric}_delta"], r[f"{metric}_delta_lo"], r[f"{metric}_delta_hi"] = paired_difference(
                 base[metric], own[metric])
@@ -260,7 +267,7 @@ def _signed_interval(r: dict, metric: str) -> str:
 
 
 def write_results(out: Path, results: list[dict], spec: dict) -> None:
-    _add_differences(out, results, spec["reference"])
+    _add_differences(out, results, spec)
     with open(out / "results.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, RESULT_COLUMNS, extrasaction="ignore")
         w.writeheader()
@@ -268,15 +275,19 @@ def write_results(out: Path, results: list[dict], spec: dict) -> None:
     cols = ["name", "epochs", "train_minutes", "best_val_dice", "dice", "jaccard", "threshold_jaccard",
             "sensitivity", "specificity", "ms_per_image"]
     deltas = ["dice vs reference (95% CI)", "threshold_jaccard vs reference (95% CI)"]
+    own_reference = any(r.get("compared_with") not in (None, spec["reference"]) for r in results)
     lines = [f"# Study: {spec.get('title', out.name)}", "", f"Budget for every deep row: {', '.join(spec['budget']) or 'the base recipe'}.",
-             "Scored on the base recipe's test split at each image's own resolution. The last two columns: "
-             f"difference from the reference row ({spec['reference']}), paired by image, with a 95% bootstrap "
-             f"interval ({BOOTSTRAP_ROUNDS} resamples of the test images).", "",
-             "| " + " | ".join(cols + deltas) + " |", "|" + "---|" * (len(cols) + len(deltas))]
+             "Scored on the base recipe's test split at each image's own resolution. The two 'vs reference' "
+             f"columns: difference from the reference row ({spec['reference']}"
+             + (", or from the row named in the last column" if own_reference else "")
+             + f"), paired by image, with a 95% bootstrap interval ({BOOTSTRAP_ROUNDS} resamples of the test images).", "",
+             "| " + " | ".join(cols + deltas + ["reference"] * own_reference) + " |",
+             "|" + "---|" * (len(cols) + len(deltas) + own_reference)]
     for r in results:
         cells = [f"{r.get(c):.4f}" if isinstance(r.get(c), float) and c not in ("train_minutes", "ms_per_image")
                  else ("" if r.get(c) is None else str(r.get(c))) for c in cols]
         cells += [_signed_interval(r, "dice"), _signed_interval(r, "threshold_jaccard")]
+        cells += [r.get("compared_with") or ""] * own_reference
         lines.append("| " + " | ".join(cells) + " |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     _plot_curves(out, results)
