@@ -278,9 +278,9 @@ def write_results(out: Path, results: list[dict], spec: dict) -> None:
     own_reference = any(r.get("compared_with") not in (None, spec["reference"]) for r in results)
     lines = [f"# Study: {spec.get('title', out.name)}", "", f"Budget for every deep row: {', '.join(spec['budget']) or 'the base recipe'}.",
              "Scored on the base recipe's test split at each image's own resolution. The two 'vs reference' "
-             f"columns: difference from the reference row ({spec['reference']}"
-             + (", or from the row named in the last column" if own_reference else "")
-             + f"), paired by image, with a 95% bootstrap interval ({BOOTSTRAP_ROUNDS} resamples of the test images).", "",
+             + ("columns: difference from the row named in the last column" if own_reference
+                else f"columns: difference from the reference row ({spec['reference']})")
+             + f", paired by image, with a 95% bootstrap interval ({BOOTSTRAP_ROUNDS} resamples of the test images).", "",
              "| " + " | ".join(cols + deltas + ["reference"] * own_reference) + " |",
              "|" + "---|" * (len(cols) + len(deltas) + own_reference)]
     for r in results:
