@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 torch = pytest.importorskip("torch")  # the training install; skipped in the inference install
 import yaml
+from torch import nn
 from PIL import Image
 from sklearn import metrics as skm
 from sklearn.utils.class_weight import compute_class_weight
@@ -406,7 +408,30 @@ def test_every_classification_recipe_loads_and_builds_its_network(recipe):
         assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 7)
 
 
+def test_zero_head_starts_uniform_and_still_learns():
+    """model.head_init=zero: on ImageNet features the new classifier starts at uniform
+    probabilities (timm's init starts far from them), and its first step still moves it."""
+    from dermaseg.classify.model import build_classifier
+
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 96, 96) * 2 - 1
+    y = torch.tensor([0, 1, 2, 3])
+    timm_head = build_classifier("efficientnet-lite0", 7, "imagenet").eval()
+    zero_head = build_classifier("efficientnet-lite0", 7, "imagenet", head_init="zero").eval()
+    with torch.no_grad():
+        assert timm_head(x).std() > 0.5
+    loss = nn.functional.cross_entropy(zero_head(x), y)
+    assert loss.item() == pytest.approx(math.log(7), abs=1e-5)
+    loss.backward()
+    assert zero_head.get_classifier().weight.grad.abs().sum() > 0
+    # the backbone is the same ImageNet network either way
+    assert torch.equal(timm_head.conv_stem.weight, zero_head.conv_stem.weight)
+    with pytest.raises(ValueError, match="head_init"):
+        build_classifier("efficientnet-lite0", 7, None, head_init="zeros")
+
+
 @pytest.mark.parametrize("bad,message", [
+    ("model.head_init=zeros", r"model.head_init must be one of timm, zero"),
     ("train.optimiser=adam", r"unknown config key 'train.optimiser'"),       # a misspelt key
     ("train.epochs=ten", r"train.epochs must be an integer, got 'ten'"),      # a wrong type
     ("train.progress=1", r"train.progress must be true or false"),

@@ -18,6 +18,8 @@ from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 # accuracy_balanced_mean: (accuracy + balanced accuracy) / 2, the criterion `classify calibrate` uses
+# how the new classifier layer starts: see model.head_init below
+HEAD_INITS = ("timm", "zero")
 SELECT = ("balanced_accuracy", "accuracy", "accuracy_balanced_mean", "macro_f1", "loss")
 
 
@@ -58,6 +60,11 @@ SCHEMA: dict = {
         "backbone": Key("efficientnet-lite0", str, check=_backbone),
         "weights": Key("imagenet", str, None),         # imagenet | null | path to a weights file
         "dropout": Key(0.0, float, low=0.0, high=1.0),  # before the classifier (the reference study uses 0.5)
+        # timm: the backbone's own initialisation of the new classifier (timm's EfficientNet init gives
+        # logits of std ~3 on ImageNet features); zero: all-zero weights and bias, uniform predictions
+        # at the start, so a classifier-only first epoch (train.freeze_epochs) fits the head on
+        # features it does not have to unlearn first
+        "head_init": Key("timm", str, choices=HEAD_INITS),
     },
     "pipeline": Key({"size": 160, "keep_aspect": False}, dict),  # PipelineConfig; normalise follows the backbone
     "train": {

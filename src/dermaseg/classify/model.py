@@ -59,8 +59,9 @@ def random_init(weights) -> bool:
 
 
 def build_classifier(backbone: str, num_classes: int, weights: str | Path | None = "imagenet",
-                     dropout: float = 0.0) -> nn.Module:
-    """A timm classifier with `num_classes` outputs; `dropout` before the final layer (0.5 in the reference study)."""
+                     dropout: float = 0.0, head_init: str = "timm") -> nn.Module:
+    """A timm classifier with `num_classes` outputs; `dropout` before the final layer (0.5 in the
+    reference study); `head_init` "zero" starts the final layer at zero (config key model.head_init)."""
     import timm
 
     spec = backbone_spec(backbone)
@@ -82,6 +83,14 @@ def build_classifier(backbone: str, num_classes: int, weights: str | Path | None
         from dermaseg.models.weights import load_encoder_weights
 
         load_encoder_weights(model, weights, timm_arch=spec.timm_arch)
+    from dermaseg.classify.config import HEAD_INITS
+
+    if head_init not in HEAD_INITS:
+        raise ValueError(f"head_init must be one of {', '.join(HEAD_INITS)}, got {head_init!r}")
+    if head_init == "zero":
+        head = model.get_classifier()
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
     return model
 
 

@@ -226,7 +226,7 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     sampling = plan(y[rows["train"]], len(names), t["sampling"], seed, float(t["class_weight_power"]))
 
     # network: whole, or frozen prefix (cached) + trainable tail
-    model = build_classifier(m["backbone"], len(names), m["weights"], m["dropout"])
+    model = build_classifier(m["backbone"], len(names), m["weights"], m["dropout"], m["head_init"])
     tta = int(t["tta_views"])
     channels_last = not cached and bool(t["channels_last"])
     epoch_rows = rows["train"][sampling.indices]   # resampled training rows (all of them for the others)
