@@ -431,7 +431,7 @@ def test_zero_head_starts_uniform_and_still_learns():
 
 
 @pytest.mark.parametrize("bad,message", [
-    ("model.head_init=zeros", r"model.head_init must be one of timm, zero"),
+    ("model.head_init=zeros", r"model.head_init: must be one of timm, zero"),
     ("train.optimiser=adam", r"unknown config key 'train.optimiser'"),       # a misspelt key
     ("train.epochs=ten", r"train.epochs must be an integer, got 'ten'"),      # a wrong type
     ("train.progress=1", r"train.progress must be true or false"),

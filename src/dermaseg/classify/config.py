@@ -18,8 +18,6 @@ from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 # accuracy_balanced_mean: (accuracy + balanced accuracy) / 2, the criterion `classify calibrate` uses
-# how the new classifier layer starts: see model.head_init below
-HEAD_INITS = ("timm", "zero")
 SELECT = ("balanced_accuracy", "accuracy", "accuracy_balanced_mean", "macro_f1", "loss")
 
 
@@ -27,6 +25,14 @@ def _backbone(name: str) -> str:
     from dermaseg.classify.model import backbone_spec
 
     backbone_spec(name)
+    return name
+
+
+def _head_init(name: str) -> str:
+    from dermaseg.classify.model import HEAD_INITS
+
+    if name not in HEAD_INITS:
+        raise ValueError(f"must be one of {', '.join(HEAD_INITS)}, got {name!r}")
     return name
 
 
@@ -64,7 +70,7 @@ SCHEMA: dict = {
         # logits of std ~3 on ImageNet features); zero: all-zero weights and bias, uniform predictions
         # at the start, so a classifier-only first epoch (train.freeze_epochs) fits the head on
         # features it does not have to unlearn first
-        "head_init": Key("timm", str, choices=HEAD_INITS),
+        "head_init": Key("timm", str, check=_head_init),
     },
     "pipeline": Key({"size": 160, "keep_aspect": False}, dict),  # PipelineConfig; normalise follows the backbone
     "train": {

@@ -58,6 +58,10 @@ def random_init(weights) -> bool:
     return weights is None or weights != weights or weights in ("none", "null", "")
 
 
+# how the new classifier layer starts (config key model.head_init): timm's own initialisation, or zeros
+HEAD_INITS = ("timm", "zero")
+
+
 def build_classifier(backbone: str, num_classes: int, weights: str | Path | None = "imagenet",
                      dropout: float = 0.0, head_init: str = "timm") -> nn.Module:
     """A timm classifier with `num_classes` outputs; `dropout` before the final layer (0.5 in the
@@ -83,8 +87,6 @@ def build_classifier(backbone: str, num_classes: int, weights: str | Path | None
         from dermaseg.models.weights import load_encoder_weights
 
         load_encoder_weights(model, weights, timm_arch=spec.timm_arch)
-    from dermaseg.classify.config import HEAD_INITS
-
     if head_init not in HEAD_INITS:
         raise ValueError(f"head_init must be one of {', '.join(HEAD_INITS)}, got {head_init!r}")
     if head_init == "zero":
