@@ -66,8 +66,8 @@ SCHEMA: dict = {
         "backbone": Key("efficientnet-lite0", str, check=_backbone),
         "weights": Key("imagenet", str, None),         # imagenet | null | path to a weights file
         "dropout": Key(0.0, float, low=0.0, high=1.0),  # before the classifier (the reference study uses 0.5)
-        # timm: the backbone's own initialisation of the new classifier (timm's EfficientNet init gives
-        # logits of std ~3 on ImageNet features); zero: all-zero weights and bias, uniform predictions
+        # timm: the backbone's own initialisation of the new classifier (for EfficientNet, weights drawn
+        # from +-1/sqrt(classes): confident, wrong first predictions); zero: all-zero weights and bias, uniform predictions
         # at the start, so a classifier-only first epoch (train.freeze_epochs) fits the head on
         # features it does not have to unlearn first
         "head_init": Key("timm", str, check=_head_init),
