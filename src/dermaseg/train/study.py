@@ -249,9 +249,11 @@ def _per_image(run_dir: Path) -> dict[str, dict[str, float]]:
 def _add_differences(out: Path, results: list[dict], spec: dict) -> None:
     """Each row's test Dice and thresholded Jaccard minus its reference row's, paired by image."""
     references = {row["name"]: row.get("reference", spec["reference"]) for row in spec["rows"]}
+    scores = {r["name"]: _per_image(out / "runs" / slug(r["name"])) for r in results}   # each file read once
     for r in results:
         reference = references.get(r["name"], spec["reference"])
-        own, base = _per_image(out / "runs" / slug(r["name"])), _per_image(out / "runs" / slug(reference))
+        own = scores[r["name"]]
+        base = scores[reference] if reference in scores else _per_image(out / "runs" / slug(reference))
         if not own or not base or r["name"] == reference:
             continue
         r["compared_with"] = reference
