@@ -118,7 +118,7 @@ def register(subparsers) -> None:
     n.set_defaults(func=_ensemble)
     c = sub.add_parser("compare", help="accuracy and balanced accuracy with bootstrap intervals, paired differences",
                        description="For the predictions.csv files of several classify evaluate (or ensemble) runs on "
-                                   "the same images: each one's accuracy and balanced accuracy with a 95%% bootstrap "
+                                   "the same images: each one's accuracy and balanced accuracy with a 95% bootstrap "
                                    "interval, and each later one's paired difference from the first. With --data, "
                                    "images of one lesion (HAM10000 lesion_id) are resampled together.",
                        formatter_class=HelpFormatter)
