@@ -1,8 +1,9 @@
 """What test-time augmentation costs a classifier: ms/image at 1, 2, 4 and 8 views.
 
-The shipped classifier at 1 view is the plain baseline (one forward pass of the network per
-image); the others average the softmax over that many dihedral views (identity, flips,
-rotations), and `--model` adds other classifiers (a larger network, an ensemble's members)
+One shipped network at 1 view is the plain baseline (`--base-model`, default `ham10000-lite0`:
+one forward pass of one network per image); the others average the softmax over that many
+dihedral views (identity, flips, rotations). The shipped default classifier (an ensemble: the
+sum of its members' cost) and each `--model` (a larger network, an ensemble file) are timed
 beside it. Every setting classifies the same HAM10000 images, decoded into memory first, in the
 same process, in interleaved rounds; the median round is printed. Accuracy per setting comes
 from `dermaseg classify evaluate --tta N` (docs/classification.md), not from here.
@@ -42,16 +43,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--views", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--base-model", default="ham10000-lite0", help="the baseline: one network")
     parser.add_argument("--model", action="append", default=[],
-                        help="another classifier file to time beside the shipped one (repeatable)")
+                        help="another classifier to time beside the baseline and the shipped default (repeatable)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     from dermaseg.classify.predict import load_classifier
+    from dermaseg.core.zoo import DEFAULTS
 
     images = load_images(args.images)
-    settings = {(None, v): load_classifier(tta_views=v, threads=args.threads) for v in args.views}
-    settings.update({(m, v): load_classifier(m, tta_views=v, threads=args.threads) for m in args.model for v in args.views})
+    models = list(dict.fromkeys([args.base_model, DEFAULTS["classification"], *args.model]))
+    settings = {(m, v): load_classifier(m, tta_views=v, threads=args.threads) for m in models for v in args.views}
     for c in settings.values():                # warm-up: first-run allocations out of the timing
         c.predict_proba(images[:8])
     times: dict[tuple, list[float]] = {key: [] for key in settings}
@@ -60,15 +63,15 @@ def main() -> None:
             start = time.perf_counter()
             c.predict_proba(images)
             times[key].append((time.perf_counter() - start) * 1000 / len(images))
-    baseline = (None, args.views[0])
+    baseline = (args.base_model, args.views[0])
     base = statistics.median(times[baseline])
     print(f"{len(images)} HAM10000 images, {args.threads} thread(s), {args.rounds} round(s), "
-          f"{platform.processor() or platform.machine()}; baseline: the shipped classifier at {args.views[0]} view(s)")
+          f"{platform.processor() or platform.machine()}; baseline: {args.base_model} at {args.views[0]} view(s)")
     print("| classifier | backend | views | ms/image (median) | x the baseline |\n| --- | --- | --- | --- | --- |")
     rows = []
     for (model, v), c in settings.items():
         ms = statistics.median(times[(model, v)])
-        label = c.name if model is None else str(model)
+        label = str(model)
         rows.append({"classifier": label, "backend": c.backend_name, "views": v, "ms_per_image": ms,
                      "relative": ms / base})
         print(f"| {label} | {c.backend_name} | {v} | {ms:.1f} | {ms / base:.2f} |")

@@ -1,15 +1,22 @@
-"""Make a classification run's (calibrated) model the shipped classifier.
+"""Make a classification run's (calibrated) model a shipped classifier, or write a shipped ensemble.
 
-    python scripts/ship_classifier.py runs/classify_ham10000_lite0_finetune/model_calibrated.pt \
-        --test-metrics evaluations/classifier_test/metrics.json \
-        --cross-metrics evaluations/classifier_isic2017/metrics.json --version 0.2.0
+    python scripts/ship_classifier.py runs/classify_ham_isic2017_lite0_finetune/model_calibrated.pt \
+        --name ham10000-lite0 --test-metrics runs/eval_cls/shipped_030_test/metrics.json \
+        --cross-metrics runs/eval_cls/shipped_030_isic2017_test/metrics.json --version 0.3.0
 
-Writes src/dermaseg/weights/classifier_ham10000_lite0.pt (fp16 weights, as the run saved them)
-with provenance: recipe, training data, commit, hardware, and the figures measured by
+writes the weights file of the shipped name (`dermaseg.core.zoo`; here
+src/dermaseg/weights/classifier_ham10000_lite0.pt, fp16 weights as the run saved them) with
+provenance: recipe, training data, commit, hardware, and the figures measured by
 `dermaseg classify evaluate` from the raw images: the held-out HAM10000 test split and, when
 given, the cross-dataset melanoma check. `dermaseg serve`'s /v1/models and the ONNX file then
 report what was measured. Then regenerate its ONNX file:
 `dermaseg export --model ham10000-lite0 --out src/dermaseg/weights/classifier_ham10000_lite0.onnx`.
+
+    python scripts/ship_classifier.py --ensemble ham10000-lite0 ham10000-lite1 --name ham10000-ensemble \
+        --test-metrics runs/eval_cls/ensemble_lite1zh_030_test/metrics.json --version 0.4.0 ...
+
+writes the shipped ensemble's JSON file instead: its shipped members, version, provenance and
+the figures `dermaseg classify ensemble` measured from the members' predictions.
 """
 
 from __future__ import annotations
@@ -21,51 +28,79 @@ from pathlib import Path
 
 from dermaseg.classify.modelfile import read_classifier, write_classifier
 from dermaseg.core.provenance import source_commit
-
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "src" / "dermaseg" / "weights" / "classifier_ham10000_lite0.pt"
+from dermaseg.core.zoo import SHIPPED
 HEADLINE = ("n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "melanoma_auc", "ece")
 
 
 def _figures(path: str, split: str, description: str) -> dict:
-    metrics = json.loads(Path(path).read_text())
+    metrics = _with_members_settings(json.loads(Path(path).read_text()))
     return {"split": split, "description": description,
             **{k: metrics[k] for k in HEADLINE if metrics.get(k) is not None},
             "tta_views": metrics.get("tta_views"), "data": metrics.get("data")}
 
 
+def _with_members_settings(metrics: dict) -> dict:
+    """`classify ensemble` scores predictions files: take the split, views and data it does not
+    record from the members' own metrics.json beside them, where all members agree."""
+    members = [Path(m).parent / "metrics.json" for m in metrics.get("members") or []]
+    if not members or not all(m.is_file() for m in members):
+        return metrics
+    theirs = [json.loads(m.read_text()) for m in members]
+    for key in ("split", "tta_views", "data"):
+        values = {json.dumps(t.get(key)) for t in theirs}
+        if metrics.get(key) is None and len(values) == 1:
+            metrics[key] = theirs[0].get(key)
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="the run's model file (after `dermaseg classify calibrate`)")
+    parser.add_argument("model", nargs="?", help="the run's model file (after `dermaseg classify calibrate`)")
+    parser.add_argument("--ensemble", nargs="+", default=None, metavar="NAME",
+                        help="write a shipped ensemble of these shipped classifiers instead of a model file")
     parser.add_argument("--test-metrics", required=True, help="metrics.json of `classify evaluate` on the test split")
     parser.add_argument("--cross-metrics", default=None, help="metrics.json of the cross-dataset melanoma check")
     parser.add_argument("--cross-description", default="ISIC 2017 training set, melanoma vs. rest",
                         help="what --cross-metrics scored")
     parser.add_argument("--version", required=True)
-    parser.add_argument("--name", default="ham10000-lite0")
-    parser.add_argument("--recipe", default="configs/classify_ham10000_lite0_finetune.yaml")
+    parser.add_argument("--name", required=True, help="the shipped name (dermaseg.core.zoo)")
+    parser.add_argument("--recipe", default=None, help="the training config (default: the shipped name's)")
     parser.add_argument("--training-data", default="HAM10000 (lesion-grouped 80:20 split, 10% of the training "
                         "part for validation); CC BY-NC 4.0")
     parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {platform.processor() or 'unknown'}")
     parser.add_argument("--training-commit", default=None, help="the commit the run trained with (default: HEAD)")
-    parser.add_argument("--out", default=str(SHIPPED))
+    parser.add_argument("--out", default=None, help="default: the shipped name's file in src/dermaseg/weights")
     args = parser.parse_args(argv)
+    if args.name not in SHIPPED:
+        parser.error(f"--name {args.name!r}: not a shipped name in dermaseg.core.zoo ({', '.join(SHIPPED)})")
+    if (args.model is None) == (args.ensemble is None):
+        parser.error("give either a model file or --ensemble NAME NAME ...")
+    entry = SHIPPED[args.name]
+    out = Path(args.out) if args.out else entry.torch_path
 
-    raw = read_classifier(args.model)
-    info = dict(raw["info"])
-    info.update({
-        "name": args.name, "version": args.version, "recipe_file": args.recipe,
+    about = {
+        "name": args.name, "version": args.version, "recipe_file": args.recipe or entry.recipe,
         "training_data": args.training_data,
         "commit": args.training_commit or source_commit(), "hardware": args.hardware,
         "held_out": _figures(args.test_metrics, "test", "HAM10000 lesion-grouped test split (never used for choices)"),
-    })
+    }
     if args.cross_metrics:
-        split = json.loads(Path(args.cross_metrics).read_text()).get("split", "all")
-        info["cross_dataset"] = _figures(args.cross_metrics, split, args.cross_description)
-    raw["info"] = info
-    write_classifier(args.out, raw)
-    held = info["held_out"]
-    print(f"shipped {args.name} {args.version} -> {args.out} (test accuracy {held['accuracy']:.4f}, "
+        split = _with_members_settings(json.loads(Path(args.cross_metrics).read_text())).get("split") or "all"
+        about["cross_dataset"] = _figures(args.cross_metrics, split, args.cross_description)
+    if args.ensemble:
+        unknown = [m for m in args.ensemble if m not in SHIPPED or SHIPPED[m].is_ensemble]
+        if unknown or len(args.ensemble) < 2:
+            parser.error(f"--ensemble: two or more shipped single models (not: {', '.join(unknown) or 'one'})")
+        about["description"] = entry.description
+        held_out = about.pop("held_out")
+        ensemble = {"name": args.name, "members": args.ensemble, "info": about, "held_out": held_out}
+        out.write_text(json.dumps(ensemble, indent=2) + "\n")
+    else:
+        raw = read_classifier(args.model)
+        raw["info"] = {**raw["info"], **about}
+        write_classifier(out, raw)
+    held = about.get("held_out") or ensemble["held_out"]
+    print(f"shipped {args.name} {args.version} -> {out} (test accuracy {held['accuracy']:.4f}, "
           f"balanced accuracy {held['balanced_accuracy']:.4f})")
     return 0
 

@@ -559,8 +559,9 @@ def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):
     from dermaseg.core.zoo import DEFAULTS, SHIPPED
 
     entry = SHIPPED[DEFAULTS["classification"]]
-    for shipped in (entry.onnx_path, entry.torch_path):
-        assert shipped.is_file() and shipped.stat().st_size <= 25 * 2**20
+    for member in [SHIPPED[m] for m in entry.members] or [entry]:
+        for shipped in (member.onnx_path, member.torch_path):
+            assert shipped.is_file() and shipped.stat().st_size <= 25 * 2**20
     folder = tmp_path / "in"
     folder.mkdir()
     for image_id in ("ISIC_0024306", "ISIC_0024310"):
@@ -652,10 +653,10 @@ def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, t
     from dermaseg.classify import labels as L_
     from dermaseg.classify.evaluate import evaluate_classifier, held_out_ids
     from dermaseg.classify.predict import load_classifier
-    from dermaseg.core.zoo import DEFAULTS, SHIPPED
+    from dermaseg.core.zoo import SHIPPED
     from dermaseg.data import open_dataset
 
-    shipped = torch.load(SHIPPED[DEFAULTS["classification"]].torch_path, map_location="cpu", weights_only=False)
+    shipped = torch.load(SHIPPED["ham10000-lite0"].torch_path, map_location="cpu", weights_only=False)
     a = tmp_path / "a.pt"
     torch.save(shipped, a)
     shipped["logit_shift"] = [0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0]   # another model: leans towards melanoma

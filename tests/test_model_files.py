@@ -40,7 +40,8 @@ def test_both_tasks_write_one_format_and_read_back(tmp_path):
 
 
 @pytest.mark.parametrize("name,task", [("isic_unet_lite0.pt", "segmentation"),
-                                       ("classifier_ham10000_lite0.pt", "classification")])
+                                       ("classifier_ham10000_lite0.pt", "classification"),
+                                       ("classifier_ham10000_lite1.pt", "classification")])
 def test_shipped_files_read_in_the_current_shape(name, task):
     from dermaseg.core import torchfile
 

@@ -23,7 +23,8 @@ httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from dermaseg.core.modelfile import open_session  # noqa: E402
-from dermaseg.core.zoo import SHIPPED  # noqa: E402
+from dermaseg.classify.predict import read_ensemble_file  # noqa: E402
+from dermaseg.core.zoo import DEFAULTS, SHIPPED  # noqa: E402
 from dermaseg.predict.segmenter import SegmentationResult  # noqa: E402
 from dermaseg.serve.app import create_app  # noqa: E402
 from dermaseg.serve.engines import Engines, segmentation_model_file  # noqa: E402
@@ -149,7 +150,7 @@ def test_classify(client, real_image):
     assert set(probs) == {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
     assert body["predicted"] == max(probs, key=probs.get)
-    assert body["model"]["name"] == "ham10000-lite0" and body["model"]["version"]
+    assert body["model"]["name"] == DEFAULTS["classification"] and body["model"]["version"]
 
 
 def test_health_and_models(client):
@@ -161,9 +162,9 @@ def test_health_and_models(client):
     assert (seg["name"], seg["version"]) == ("isic-unet-lite0", shipped["version"])
     assert seg["input_size"] == shipped["pipeline"]["size"]
     assert seg["held_out"]["dice"] == shipped["held_out"]["dice"] > 0.8
-    _, shipped_clf = open_session(SHIPPED["ham10000-lite0"].onnx_path)
-    assert clf["name"] == "ham10000-lite0" and len(clf["classes"]) == 7
-    assert clf["input_size"] == shipped_clf["pipeline"]["size"]
+    shipped_clf = read_ensemble_file(SHIPPED[DEFAULTS["classification"]].onnx_path)  # the ensemble's own file
+    assert (clf["name"], clf["version"]) == (DEFAULTS["classification"], shipped_clf["info"]["version"])
+    assert len(clf["classes"]) == 7 and clf["held_out"] == shipped_clf["held_out"]
     assert clf["held_out"]["split"] == "test" and 0 < clf["held_out"]["balanced_accuracy"] <= 1
 
 

@@ -55,9 +55,10 @@ def _meta_from_onnx(meta: dict) -> dict:
 
 
 class Classifier:
-    """Load a classifier once, classify many images.
+    """Load one classifier network once, classify many images (`load_classifier` opens ensembles too).
 
-    model: None (the shipped default), a shipped name, a classifier .pt or an exported .onnx.
+    model: None (the shipped default, when that is one network), a shipped name, a classifier .pt
+    or an exported .onnx.
     backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt), "torch"
     (the PyTorch weights, e.g. to calibrate and save a new .pt) or "onnx".
     crop: "model" (what the model was trained with), "none", "segmenter" (crop to the lesion
@@ -71,7 +72,8 @@ class Classifier:
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
         if self.path.suffix.lower() == ".json":
-            raise ValueError(f"{self.path}: an ensemble file, not one classifier (load it with load_classifier)")
+            raise ValueError(f"{self.name}: an ensemble of several classifiers, not one: open it with "
+                             "dermaseg.classify.predict.load_classifier")
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
             from dermaseg.core.modelfile import check_task, open_session
 
@@ -156,7 +158,7 @@ class ClassifierEnsemble:
         about = about or {}
         self.meta = {**first.meta, "backbone": " + ".join(str(m.meta.get("backbone")) for m in self.members),
                      "info": {**(first.meta.get("info") or {}), **(about.get("info") or {})},
-                     "held_out": about.get("held_out")}
+                     "version": (about.get("info") or {}).get("version"), "held_out": about.get("held_out")}
         self.path = first.path
         self.name = name or " + ".join(m.name for m in self.members)
         self.backend_name = "+".join(sorted({m.backend_name for m in self.members}))

@@ -3,7 +3,8 @@
 Each shipped model has two files in `dermaseg/weights/`: the ONNX file that inference loads
 (ONNX Runtime, no PyTorch) and the PyTorch weights kept for fine-tuning and re-export. The
 ONNX file is made from the .pt by one command, `dermaseg export --shipped`, so new weights
-only need that command run again.
+only need that command run again. A shipped ensemble is one JSON file naming shipped member
+models (the mean of their probabilities) with its own version and held-out figures.
 
 The name a user types (`--model isic-unet-lite0`) is the name every output prints back.
 """
@@ -25,6 +26,11 @@ class ShippedModel:
     torch: str         # file in WEIGHTS_DIR: the PyTorch weights (fine-tuning, export)
     recipe: str        # the training config, relative to the repository
     description: str
+    members: tuple[str, ...] = ()   # an ensemble: the shipped models it averages (onnx = torch = its JSON file)
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
 
     @property
     def onnx_path(self) -> Path:
@@ -42,8 +48,16 @@ SHIPPED: dict[str, ShippedModel] = {m.name: m for m in [
     ShippedModel("ham10000-lite0", "classification", "classifier_ham10000_lite0.onnx",
                  "classifier_ham10000_lite0.pt", "configs/classify_ham_isic2017_lite0_finetune.yaml",
                  "EfficientNet-Lite0 fine-tuned whole on HAM10000 and ISIC 2017 together, HAM10000's seven classes"),
+    ShippedModel("ham10000-lite1", "classification", "classifier_ham10000_lite1.onnx",
+                 "classifier_ham10000_lite1.pt", "configs/classify_ham_isic2017_lite1_240_zero_head.yaml",
+                 "EfficientNet-Lite1 at 240 px fine-tuned whole on HAM10000 and ISIC 2017 together, "
+                 "HAM10000's seven classes"),
+    ShippedModel("ham10000-ensemble", "classification", "classifier_ham10000_ensemble.json",
+                 "classifier_ham10000_ensemble.json", "configs/classify_ham_isic2017_lite1_240_zero_head.yaml",
+                 "the mean of ham10000-lite0's and ham10000-lite1's probabilities, HAM10000's seven classes",
+                 members=("ham10000-lite0", "ham10000-lite1")),
 ]}
-DEFAULTS = {"segmentation": "isic-unet-lite0", "classification": "ham10000-lite0"}
+DEFAULTS = {"segmentation": "isic-unet-lite0", "classification": "ham10000-ensemble"}
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,9 @@ def export_onnx(model_path: Path | str, out_path: Path | str, *, opset: int = 17
 
 
 def export_shipped(opset: int = 17) -> list[Path]:
-    """Regenerate every shipped ONNX file from its PyTorch weights."""
-    return [export_onnx(m.torch_path, m.onnx_path, opset=opset, name=m.name) for m in SHIPPED.values()]
+    """Regenerate every shipped ONNX file from its PyTorch weights (an ensemble has none of its own)."""
+    return [export_onnx(m.torch_path, m.onnx_path, opset=opset, name=m.name)
+            for m in SHIPPED.values() if not m.is_ensemble]
 
 
 def _segmenter(path: Path, shipped: ShippedModel | None):
