@@ -670,6 +670,7 @@ def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, t
     for name, model in (("a", [a]), ("b", [b]), ("ab", [a, b])):
         runs[name] = evaluate_classifier(model, HAM10000, tmp_path / name, split_file=split, tta_views=1)
     assert runs["ab"]["model"] == f"{a} + {b}" and runs["ab"]["n"] == len(ids) and runs["ab"]["warning"] is None
+    assert runs["ab"]["model_files"] == [str(a), str(b)]
     from_files = score_ensemble([tmp_path / "a" / "predictions.csv", tmp_path / "b" / "predictions.csv"],
                                 tmp_path / "from_files")
     probs = [np.loadtxt(tmp_path / d / "predictions.csv", delimiter=",", skiprows=1, usecols=range(3, 10))

@@ -155,7 +155,9 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
     plot_confusion(metrics["confusion_matrix"], names, out_dir / "confusion_matrix.png",
                    title=f"{Path(str(data_root)).name} ({split}): accuracy {metrics['accuracy']:.3f}, "
                          f"balanced accuracy {metrics['balanced_accuracy']:.3f}")
-    report = {"model": " + ".join(str(m.path) for m in members), "data": str(data_root), "split": split, "task": task,
+    report = {"model": clf.name, "model_files": [str(m.path) for m in members],
+              "version": clf.meta.get("version") or (clf.meta.get("info") or {}).get("version"),
+              "data": str(data_root), "split": split, "task": task,
               "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
               "skipped": len(ids) - len(kept), "warning": warning, **metrics}
     roc = melanoma_roc(y, p, names, out_dir, title=f"{Path(str(data_root)).name} ({split}): melanoma vs. rest")
