@@ -684,6 +684,7 @@ def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, t
     pair = load_classifier(tmp_path / "pair.json", tta_views=1)
     images = [np.asarray(Image.open(HAM10000 / "HAM10000_images" / f"{i}.jpg")) for i in ids[:3]]
     assert pair.name == "pair" and pair.meta["held_out"] == {"n": 6} and pair.meta["info"]["version"] == "9.9"
+    assert "test" not in pair.meta["info"] and pair.meta["info"]["split"] == shipped["info"]["split"]
     assert np.allclose(pair.predict_proba(images), probs[0][:3], atol=1e-5)
     (tmp_path / "bad.json").write_text(json.dumps({"members": ["a.pt"]}))
     with pytest.raises(ValueError, match="bad.json: an ensemble file lists two or more"):

@@ -20,6 +20,10 @@ from dermaseg.classify.inference import predict_images, predict_images_onnx
 from dermaseg.core.zoo import SHIPPED, resolve
 from dermaseg.transforms.pipeline import PipelineConfig, prepare
 
+# what a model file's info says of that one network's training and results: not an ensemble's
+_MEMBER_FIGURES = ("held_out", "cross_dataset", "test", "val", "calibration", "best_epoch", "precision", "version",
+                   "name")
+
 # dermaseg's own outputs that sit beside images in a folder; they are not dermoscopy images
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
@@ -154,10 +158,12 @@ class ClassifierEnsemble:
                 raise ValueError(f"{member.path}: classes {member.class_names} differ from "
                                  f"{first.path}'s {first.class_names}")
         self.class_names, self.task = first.class_names, first.task
-        # the split comes from the first member; name, version and figures from an ensemble file
+        # the split comes from the first member; name, version and figures from an ensemble file,
+        # never the first member's own figures
         about = about or {}
+        split_info = {k: v for k, v in (first.meta.get("info") or {}).items() if k not in _MEMBER_FIGURES}
         self.meta = {**first.meta, "backbone": " + ".join(str(m.meta.get("backbone")) for m in self.members),
-                     "info": {**(first.meta.get("info") or {}), **(about.get("info") or {})},
+                     "info": {**split_info, **(about.get("info") or {})},
                      "version": (about.get("info") or {}).get("version"), "held_out": about.get("held_out")}
         self.path = first.path
         self.name = name or " + ".join(m.name for m in self.members)
