@@ -32,9 +32,10 @@ from dermaseg.core.zoo import SHIPPED
 HEADLINE = ("n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "melanoma_auc", "ece")
 
 
-def _figures(path: str, split: str, description: str) -> dict:
+def _figures(path: str, description: str, split: str | None = None) -> dict:
+    """Headline figures of a metrics.json; split: the one named, else the file's own (else "all")."""
     metrics = _with_members_settings(json.loads(Path(path).read_text()))
-    return {"split": split, "description": description,
+    return {"split": split or metrics.get("split") or "all", "description": description,
             **{k: metrics[k] for k in HEADLINE if metrics.get(k) is not None},
             "tta_views": metrics.get("tta_views"), "data": metrics.get("data")}
 
@@ -78,30 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     entry = SHIPPED[args.name]
     out = Path(args.out) if args.out else entry.torch_path
 
+    held_out = _figures(args.test_metrics, "HAM10000 lesion-grouped test split (never used for choices)", "test")
     about = {
         "name": args.name, "version": args.version, "recipe_file": args.recipe or entry.recipe,
         "training_data": args.training_data,
         "commit": args.training_commit or source_commit(), "hardware": args.hardware,
-        "held_out": _figures(args.test_metrics, "test", "HAM10000 lesion-grouped test split (never used for choices)"),
     }
     if args.cross_metrics:
-        split = _with_members_settings(json.loads(Path(args.cross_metrics).read_text())).get("split") or "all"
-        about["cross_dataset"] = _figures(args.cross_metrics, split, args.cross_description)
+        about["cross_dataset"] = _figures(args.cross_metrics, args.cross_description)
     if args.ensemble:
         unknown = [m for m in args.ensemble if m not in SHIPPED or SHIPPED[m].is_ensemble]
         if unknown or len(args.ensemble) < 2:
             parser.error(f"--ensemble: two or more shipped single models (not: {', '.join(unknown) or 'one'})")
         about["description"] = entry.description
-        held_out = about.pop("held_out")
         ensemble = {"name": args.name, "members": args.ensemble, "info": about, "held_out": held_out}
         out.write_text(json.dumps(ensemble, indent=2) + "\n")
     else:
         raw = read_classifier(args.model)
-        raw["info"] = {**raw["info"], **about}
+        raw["info"] = {**raw["info"], **about, "held_out": held_out}
         write_classifier(out, raw)
-    held = about.get("held_out") or ensemble["held_out"]
-    print(f"shipped {args.name} {args.version} -> {out} (test accuracy {held['accuracy']:.4f}, "
-          f"balanced accuracy {held['balanced_accuracy']:.4f})")
+    print(f"shipped {args.name} {args.version} -> {out} (test accuracy {held_out['accuracy']:.4f}, "
+          f"balanced accuracy {held_out['balanced_accuracy']:.4f})")
     return 0
 
 
