@@ -70,27 +70,6 @@ def test_a_run_folder_written_before_a_key_existed_is_the_same_run():
     assert complete(stored, SCHEMA) is None
 
 
-def test_paired_difference_is_the_mean_gap_with_an_interval_that_narrows_with_agreement():
-    import numpy as np
-
-    from dermaseg.train.study import paired_difference
-
-    rng = np.random.default_rng(1)
-    ids = [f"ISIC_{i:07d}" for i in range(400)]
-    reference = {i: float(v) for i, v in zip(ids, rng.uniform(0.6, 0.95, len(ids)))}
-    assert paired_difference(reference, reference) == (0.0, 0.0, 0.0)
-    shifted = {i: v + 0.01 for i, v in reference.items()}
-    delta, lo, hi = paired_difference(reference, shifted)
-    assert delta == pytest.approx(0.01) and hi - lo < 1e-9       # the same gap on every image: no doubt
-    noisy = {i: v + 0.01 + float(rng.normal(0, 0.05)) for i, v in reference.items()}
-    delta, lo, hi = paired_difference(reference, noisy)
-    assert lo < delta < hi and 0.005 < hi - lo < 0.02            # about 4 standard errors of 0.0025 wide
-    # only images both rows scored are paired; none in common is an error, not a silent zero
-    assert paired_difference(reference, {ids[0]: 1.0})[0] == pytest.approx(1.0 - reference[ids[0]])
-    with pytest.raises(ValueError, match="no test image"):
-        paired_difference(reference, {"other": 0.5})
-
-
 def test_a_study_reference_must_be_one_of_its_rows(tmp_path):
     spec = yaml.safe_load(STUDY.read_text())
     spec.update(base=str(REPO / "configs" / "isic2017_unet_lite0.yaml"), reference="U-Net / Lite9")

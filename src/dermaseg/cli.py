@@ -29,7 +29,7 @@ SUBCOMMAND_MODULES = [
     "dermaseg.transforms.cli",    # augment preview
     "dermaseg.models.cli",        # models
     "dermaseg.train.cli",         # train
-    "dermaseg.evaluate.cli",      # evaluate
+    "dermaseg.evaluate.cli",      # evaluate, compare
     "dermaseg.predict.cli",       # predict
     "dermaseg.export.cli",        # export
     "dermaseg.classify.cli",      # classify train|evaluate|predict|calibrate|classical|roc|experiment

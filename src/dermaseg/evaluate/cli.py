@@ -1,4 +1,4 @@
-"""`dermaseg evaluate --model MODEL --data DATA`."""
+"""`dermaseg evaluate --model MODEL --data DATA` and `dermaseg compare EVALUATION ...`."""
 
 from __future__ import annotations
 
@@ -38,6 +38,19 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
     accept_old_positionals(p, "model", "data")  # `evaluate MODEL DATA`, before --model and --data
     p.set_defaults(func=_evaluate)
+    c = subparsers.add_parser(
+        "compare", help="paired differences between evaluations of the same images",
+        description="For the per_image.csv files of several `dermaseg evaluate` runs on the same images: each one's "
+                    "Dice, thresholded Jaccard and the other ISIC metrics with a 95% bootstrap interval, and each "
+                    "later one's difference from the first, paired by image.",
+        formatter_class=HelpFormatter)
+    c.add_argument("evaluations", nargs="+", metavar="EVALUATION",
+                   help="evaluation folders (or their per_image.csv); the first is the reference")
+    c.add_argument("--common", action="store_true",
+                   help="compare over the images all of them scored (default: they must have scored the same images)")
+    c.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples")
+    c.add_argument("--out", default=None, help="folder for comparison.json and comparison.md (default: print only)")
+    c.set_defaults(func=_compare)
 
 
 def _evaluate(args) -> int:
@@ -62,3 +75,16 @@ def _evaluate(args) -> int:
     skipped = summary.get("skipped") or []
     print(f"report written to {args.out}" + (f"; {len(skipped)} image(s) skipped (see summary.json)" if skipped else ""))
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _compare(args) -> int:
+    from dermaseg.evaluate.compare import compare, markdown, write_comparison
+
+    try:
+        report = compare(args.evaluations, common=args.common, rounds=args.rounds)
+    except ValueError as exc:
+        raise UserError(f"compare: {exc}") from None
+    if args.out:
+        write_comparison(report, args.out)
+    print(markdown(report), end="")
+    return EXIT_OK

@@ -41,6 +41,8 @@ import re
 from pathlib import Path
 
 from dermaseg.core.config import read_recipe, refuse_unknown
+from dermaseg.evaluate.compare import ROUNDS as BOOTSTRAP_ROUNDS
+from dermaseg.evaluate.compare import paired_difference
 from dermaseg.train.config import load_config
 
 RESULT_COLUMNS = ["name", "arch", "encoder", "encoder_weights", "epochs", "train_minutes", "best_val_dice",
@@ -49,7 +51,6 @@ RESULT_COLUMNS = ["name", "arch", "encoder", "encoder_weights", "epochs", "train
                   "threshold_jaccard_delta", "threshold_jaccard_delta_lo", "threshold_jaccard_delta_hi",
                   "compared_with"]
 STUDY_KEYS = {"base", "budget", "rows", "out", "data", "limit", "reference"}
-BOOTSTRAP_ROUNDS = 2000
 ROW_KEYS = {"name", "model", "overrides", "budget_factor", "reference"}
 
 
@@ -217,20 +218,6 @@ def _epochs_done(run_dir: Path) -> int:
 
 def _train_minutes(run_dir: Path) -> float:
     return round(sum(float(r["time"]) for r in _metrics_rows(run_dir)) / 60.0, 1)
-
-
-def paired_difference(reference: dict[str, float], other: dict[str, float], *, rounds: int = BOOTSTRAP_ROUNDS,
-                      seed: int = 0) -> tuple[float, float, float]:
-    """Mean of other − reference over the images both scored, and its 95% percentile interval
-    from resampling those images (paired: one draw picks the same images for both)."""
-    from dermaseg.evaluate.metrics import mean_interval
-
-    ids = sorted(set(reference) & set(other))
-    if not ids:
-        raise ValueError("no test image scored by both rows")
-    diff = [other[i] - reference[i] for i in ids]
-    lo, hi = mean_interval(diff, rounds=rounds, seed=seed)
-    return sum(diff) / len(diff), lo, hi
 
 
 DELTA_METRICS = ("dice", "threshold_jaccard")
