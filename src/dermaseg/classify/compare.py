@@ -12,12 +12,12 @@ widen the interval of a difference.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from dermaseg.classify.ensemble import align_predictions
+from dermaseg.evaluate.compare import write_comparison as write_files
 
 ROUNDS = 2000
 
@@ -102,7 +102,4 @@ def markdown(report: dict) -> str:
 
 
 def write_comparison(report: dict, out_dir: Path | str) -> None:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "comparison.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "comparison.md").write_text(markdown(report))
+    write_files(report, out_dir, markdown(report))

@@ -118,8 +118,9 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_comparison(report: dict, out_dir: Path | str) -> None:
+def write_comparison(report: dict, out_dir: Path | str, table: str | None = None) -> None:
+    """comparison.json (the report) and comparison.md (`table`, by default this module's markdown)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "comparison.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "comparison.md").write_text(markdown(report))
+    (out_dir / "comparison.md").write_text(markdown(report) if table is None else table)
