@@ -43,7 +43,7 @@ class ShippedModel:
 
 SHIPPED: dict[str, ShippedModel] = {m.name: m for m in [
     ShippedModel("isic-unet-lite0", "segmentation", "isic_unet_lite0.onnx", "isic_unet_lite0.pt",
-                 "configs/isic2017_unet_lite0.yaml",
+                 "configs/isic2017_unet_lite0_lovasz.yaml",
                  "U-Net / EfficientNet-Lite0, lesion masks, trained on ISIC 2017 (+ HAM10000)"),
     ShippedModel("ham10000-lite0", "classification", "classifier_ham10000_lite0.onnx",
                  "classifier_ham10000_lite0.pt", "configs/classify_ham_isic2017_lite0_finetune.yaml",
