@@ -25,8 +25,9 @@ from dermaseg.evaluate.report import PER_IMAGE_CSV
 ROUNDS = 2000
 
 
-def read_scores(path: Path | str) -> dict[str, dict[str, float]]:
-    """{image id: {metric: value}} from an evaluation folder or its per_image.csv."""
+def read_scores(path: Path | str, metrics: tuple[str, ...] = METRIC_NAMES) -> dict[str, dict[str, float]]:
+    """{image id: {metric: value}} from an evaluation folder or its per_image.csv; `metrics`
+    names the columns it must hold (all of the ISIC metrics unless told fewer)."""
     path = Path(path)
     csv_path = path / PER_IMAGE_CSV if path.is_dir() else path
     if not csv_path.is_file():
@@ -35,11 +36,11 @@ def read_scores(path: Path | str) -> dict[str, dict[str, float]]:
         rows = list(csv.DictReader(fh))
     if not rows:
         raise ValueError(f"{csv_path}: no scored images")
-    missing = [m for m in ("image_id", *METRIC_NAMES) if m not in rows[0]]
+    missing = [m for m in ("image_id", *metrics) if m not in rows[0]]
     if missing:
         raise ValueError(f"{csv_path}: not a per-image score file (no column {', '.join(missing)})")
     try:
-        return {r["image_id"]: {m: float(r[m]) for m in METRIC_NAMES} for r in rows}
+        return {r["image_id"]: {m: float(r[m]) for m in metrics} for r in rows}
     except ValueError as exc:
         raise ValueError(f"{csv_path}: {exc}") from None
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from dermaseg.core.config import read_recipe, refuse_unknown
 from dermaseg.evaluate.compare import ROUNDS as BOOTSTRAP_ROUNDS
-from dermaseg.evaluate.compare import paired_difference
+from dermaseg.evaluate.compare import paired_difference, read_scores
 from dermaseg.train.config import load_config
 
 RESULT_COLUMNS = ["name", "arch", "encoder", "encoder_weights", "epochs", "train_minutes", "best_val_dice",
@@ -228,9 +228,8 @@ def _per_image(run_dir: Path) -> dict[str, dict[str, float]]:
     path = run_dir / "test" / "per_image.csv"
     if not path.is_file():
         return {}
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return {metric: {r["image_id"]: float(r[metric]) for r in rows} for metric in DELTA_METRICS}
+    scores = read_scores(path, DELTA_METRICS)
+    return {metric: {image: row[metric] for image, row in scores.items()} for metric in DELTA_METRICS}
 
 
 def _add_differences(out: Path, results: list[dict], spec: dict) -> None:
