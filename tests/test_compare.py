@@ -94,3 +94,28 @@ def test_compare_command_prints_the_table_and_writes_its_files(tmp_path, capsys)
     assert json.loads((tmp_path / "cmp" / "comparison.json").read_text())["evaluations"][1]["evaluation"] == str(b)
     assert main(["compare", str(a)]) == 2                         # one evaluation: nothing to compare
     assert "two evaluations or more" in capsys.readouterr().err
+
+
+def test_compare_breaks_the_gap_down_by_lesion_size_when_the_files_hold_sizes(tmp_path, capsys):
+    """A model that fails only on small lesions: the overall gap is modest, the small stratum's is not."""
+    rng = np.random.default_rng(2)
+    small = set(IDS[:40])                       # lesions of 1 % of the frame, the rest 30 %
+    base = {i: float(v) for i, v in zip(IDS, rng.uniform(0.85, 0.95, len(IDS)))}
+    worse = {i: v - (0.3 if i in small else 0.0) for i, v in base.items()}
+    a, b = _evaluation(tmp_path / "a", base), _evaluation(tmp_path / "b", worse)
+    for folder in (a, b):                       # add the size columns every evaluation writes
+        path = folder / "per_image.csv"
+        lines = path.read_text().splitlines()
+        sized = [lines[0] + ",truth_area,height,width"]
+        sized += [line + (",100,100,100" if line.split(",")[0] in small else ",3000,100,100") for line in lines[1:]]
+        path.write_text("\n".join(sized) + "\n")
+    report = compare([a, b], rounds=300)
+    strata = {s["share"]: s for s in report["by_lesion_size"]}
+    assert [s["n_images"] for s in strata.values()] == [40, 260] and list(strata) == ["0–2 %", "20–40 %"]
+    gap_small = strata["0–2 %"]["evaluations"][1]
+    assert gap_small["dice_minus_first"] == pytest.approx(-0.3)
+    assert strata["20–40 %"]["evaluations"][1]["dice_minus_first"] == pytest.approx(0.0, abs=1e-12)
+    assert "dice_minus_first" not in strata["0–2 %"]["evaluations"][0]
+    assert main(["compare", str(a), str(b), "--rounds", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "lesion share of the frame" in printed and "| 0–2 % | 40 |" in printed

@@ -55,6 +55,7 @@ def register(subparsers) -> None:
 
 def _evaluate(args) -> int:
     from dermaseg.evaluate.run import evaluate
+    from dermaseg.evaluate.strata import format_strata
 
     if not args.data:
         raise UserError("evaluate: name the data set to score with --data DATA")
@@ -70,6 +71,7 @@ def _evaluate(args) -> int:
           + f"  ({summary['ms_per_image']} ms/image)")
     ci = summary["ci95"]
     print("95% bootstrap interval: " + "  ".join(f"{k} {ci[k][0]:.3f}-{ci[k][1]:.3f}" for k in ("dice", "threshold_jaccard")))
+    print(format_strata(summary["by_lesion_size"]))
     if "options_compared" in summary:
         print((Path(args.out) / "options.md").read_text())
     skipped = summary.get("skipped") or []

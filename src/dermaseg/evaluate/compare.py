@@ -21,8 +21,10 @@ import numpy as np
 
 from dermaseg.evaluate.metrics import METRIC_NAMES, mean_interval
 from dermaseg.evaluate.report import PER_IMAGE_CSV
+from dermaseg.evaluate.strata import lesion_share, stratum_label, stratum_of
 
 ROUNDS = 2000
+SIZE_COLUMNS = ("truth_area", "height", "width")
 
 
 def read_scores(path: Path | str, metrics: tuple[str, ...] = METRIC_NAMES) -> dict[str, dict[str, float]]:
@@ -93,7 +95,44 @@ def compare(paths: list[str | Path], *, common: bool = False, rounds: int = ROUN
             entry["minus_first"] = {m: float(diff[:, k].mean()) for k, m in enumerate(METRIC_NAMES)}
             entry["minus_first_ci95"] = {m: [float(lo[k]), float(hi[k])] for k, m in enumerate(METRIC_NAMES)}
         report["evaluations"].append(entry)
+    shares = _lesion_shares(paths[0], ids)
+    if shares is not None:
+        report["by_lesion_size"] = _by_lesion_size(ids, shares, values, rounds, seed)
     return report
+
+
+def _lesion_shares(path: str, ids: list[str]) -> dict[str, float] | None:
+    """Each image's lesion share of the frame, from the first evaluation (the truth is the same in
+    all); None for a per-image file written without the size columns."""
+    try:
+        sizes = read_scores(path, SIZE_COLUMNS)
+    except ValueError:
+        return None
+    return {i: lesion_share(sizes[i]) for i in ids}
+
+
+def _by_lesion_size(ids: list[str], shares: dict[str, float], values: list[np.ndarray], rounds: int,
+                    seed: int) -> list[dict]:
+    """Per stratum of lesion share: each evaluation's Dice and thresholded Jaccard, and each later
+    one's paired Dice difference from the first over that stratum's images."""
+    dice, tj = METRIC_NAMES.index("dice"), METRIC_NAMES.index("threshold_jaccard")
+    strata: dict[tuple[float, float], list[int]] = {}
+    for row, image_id in enumerate(ids):
+        strata.setdefault(stratum_of(shares[image_id]), []).append(row)
+    out = []
+    for key in sorted(strata):
+        rows = strata[key]
+        entry = {"share": stratum_label(*key), "n_images": len(rows), "evaluations": []}
+        for n, v in enumerate(values):
+            scores = {"dice": float(v[rows, dice].mean()), "threshold_jaccard": float(v[rows, tj].mean())}
+            if n:
+                diff = v[rows, dice] - values[0][rows, dice]
+                lo, hi = mean_interval(diff, rounds=rounds, seed=seed)
+                scores["dice_minus_first"] = float(diff.mean())
+                scores["dice_minus_first_ci95"] = [float(lo), float(hi)]
+            entry["evaluations"].append(scores)
+        out.append(entry)
+    return out
 
 
 SHOWN = ("dice", "threshold_jaccard", "jaccard", "sensitivity", "specificity")
@@ -116,7 +155,26 @@ def markdown(report: dict) -> str:
         cells += ([with_ci(e["minus_first"][m], e["minus_first_ci95"][m], signed=True) for m in DIFFERENCES]
                   if "minus_first" in e else ["—"] * len(DIFFERENCES))
         lines.append("| " + " | ".join(cells) + " |")
+    if report.get("by_lesion_size"):
+        lines += ["", _strata_markdown(report, with_ci)]
     return "\n".join(lines) + "\n"
+
+
+def _strata_markdown(report: dict, with_ci) -> str:
+    names = [Path(e["evaluation"]).name or e["evaluation"] for e in report["evaluations"]]
+    head = ["lesion share of the frame", "images"]
+    for n, name in enumerate(names):
+        head += [f"{name}: Dice", f"{name}: thr. Jaccard"] + ([f"{name}: Dice − first (95% CI)"] if n else [])
+    lines = ["By the annotated lesion's share of the frame (from the first evaluation's per-image sizes):", "",
+             "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for stratum in report["by_lesion_size"]:
+        cells = [stratum["share"], str(stratum["n_images"])]
+        for e in stratum["evaluations"]:
+            cells += [f"{e['dice']:.3f}", f"{e['threshold_jaccard']:.3f}"]
+            if "dice_minus_first" in e:
+                cells.append(with_ci(e["dice_minus_first"], e["dice_minus_first_ci95"], signed=True))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def write_comparison(report: dict, out_dir: Path | str, table: str | None = None) -> None:

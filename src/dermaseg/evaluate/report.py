@@ -32,6 +32,7 @@ from dermaseg.evaluate.metrics import (
     metrics_from_counts,
     summarise,
 )
+from dermaseg.evaluate.strata import by_lesion_size
 
 PER_IMAGE_CSV = "per_image.csv"
 SUMMARY_JSON = "summary.json"
@@ -175,9 +176,10 @@ def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
 
     summary.json holds the macro-averaged ISIC metrics at the top level (jaccard,
     threshold_jaccard, dice, accuracy, sensitivity, specificity), n_images, their population
-    std, their 95% bootstrap interval (images resampled), the pixel confusion, the worst-case
-    ids, and `extra_summary` (the caller's threshold, options, checkpoint, data, ...), which may
-    not overwrite those keys.
+    std, their 95% bootstrap interval (images resampled), the pixel confusion, the means within
+    strata of the lesion's share of the frame (`by_lesion_size`), the worst-case ids, and
+    `extra_summary` (the caller's threshold, options, checkpoint, data, ...), which may not
+    overwrite those keys.
     """
     from dermaseg.evaluate import plots
 
@@ -190,6 +192,7 @@ def write_report(out_dir: Path | str, rows: Sequence[Mapping[str, Any]], *,
         "ci95": _intervals(rows),
         "jaccard_threshold": jaccard_threshold,
         "pixel_confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
+        "by_lesion_size": by_lesion_size(rows),
         "worst_cases": [{"image_id": c.image_id, "jaccard": c.jaccard, "dice": c.dice} for c in worst],
     })
     if extra_summary:
