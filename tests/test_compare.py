@@ -119,3 +119,10 @@ def test_compare_breaks_the_gap_down_by_lesion_size_when_the_files_hold_sizes(tm
     assert main(["compare", str(a), str(b), "--rounds", "100"]) == 0
     printed = capsys.readouterr().out
     assert "lesion share of the frame" in printed and "| 0–2 % | 40 |" in printed
+
+
+def test_strata_columns_name_each_evaluation_by_the_shortest_path_tail_that_tells_them_apart():
+    from dermaseg.evaluate.compare import _short_names
+
+    assert _short_names(["runs/ref/test", "runs/long/test"]) == ["ref/test", "long/test"]
+    assert _short_names(["evaluations/a", "evaluations/b"]) == ["a", "b"]

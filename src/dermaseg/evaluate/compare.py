@@ -160,8 +160,18 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short_names(paths: list[str]) -> list[str]:
+    """The shortest trailing parts of the paths that still tell them apart (column headers)."""
+    parts = [Path(p).parts or (p,) for p in paths]
+    for depth in range(1, max(len(x) for x in parts) + 1):
+        names = ["/".join(x[-depth:]) for x in parts]
+        if len(set(names)) == len(names):
+            return names
+    return paths
+
+
 def _strata_markdown(report: dict, with_ci) -> str:
-    names = [Path(e["evaluation"]).name or e["evaluation"] for e in report["evaluations"]]
+    names = _short_names([e["evaluation"] for e in report["evaluations"]])
     head = ["lesion share of the frame", "images"]
     for n, name in enumerate(names):
         head += [f"{name}: Dice", f"{name}: thr. Jaccard"] + ([f"{name}: Dice − first (95% CI)"] if n else [])
