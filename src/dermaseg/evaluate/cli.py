@@ -13,7 +13,8 @@ def register(subparsers) -> None:
         "evaluate", help="score a model on a data set with the official ISIC metrics",
         description="Predict every image at its original resolution and score it with the ISIC challenge metrics "
                     "(Jaccard, thresholded Jaccard, Dice, accuracy, sensitivity, specificity), macro-averaged "
-                    "over images. Writes masks, per_image.csv, summary.json and figures. Files that cannot be read "
+                    "over images, overall and by the lesion's share of the frame. Writes masks, per_image.csv, "
+                    "summary.json and figures. Files that cannot be read "
                     "are skipped and listed, with the reason, in summary.json.",
         epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     p.add_argument("--model", default=None, help="shipped model name, a .pt/.ckpt/.onnx file or a classical "
@@ -42,7 +43,8 @@ def register(subparsers) -> None:
         "compare", help="paired differences between evaluations of the same images",
         description="For the per_image.csv files of several `dermaseg evaluate` runs on the same images: each one's "
                     "Dice, thresholded Jaccard and the other ISIC metrics with a 95% bootstrap interval, and each "
-                    "later one's difference from the first, paired by image.",
+                    "later one's difference from the first, paired by image; then the same by the lesion's share "
+                    "of the frame (0-2 %, 2-5 %, ... of the image's pixels).",
         formatter_class=HelpFormatter)
     c.add_argument("evaluations", nargs="+", metavar="EVALUATION",
                    help="evaluation folders (or their per_image.csv); the first is the reference")

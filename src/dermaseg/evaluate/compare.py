@@ -4,7 +4,9 @@
 for every evaluation, each ISIC metric's mean with a 95% bootstrap interval, and for every
 evaluation after the first its difference from the first with a paired interval: one resample
 of the images is used for all evaluations and metrics, so the interval of a difference reflects
-how much the two models disagree image by image, not how hard the images are.
+how much the two models disagree image by image, not how hard the images are. When the files hold
+the images' sizes (every `dermaseg evaluate` writes them), a second table states each one's Dice
+within strata of the lesion's share of the frame, with the paired differences there.
 
 Every evaluation must have scored the same images: a difference over a subset could hide the
 images one model failed on. `common=True` compares over the images all of them scored, and says
