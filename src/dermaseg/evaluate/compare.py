@@ -23,7 +23,7 @@ import numpy as np
 
 from dermaseg.evaluate.metrics import METRIC_NAMES, mean_interval
 from dermaseg.evaluate.report import PER_IMAGE_CSV
-from dermaseg.evaluate.strata import lesion_share, stratum_label, stratum_of
+from dermaseg.evaluate.strata import group_by_stratum, lesion_share, stratum_label
 
 ROUNDS = 2000
 SIZE_COLUMNS = ("truth_area", "height", "width")
@@ -118,12 +118,8 @@ def _by_lesion_size(ids: list[str], shares: dict[str, float], values: list[np.nd
     """Per stratum of lesion share: each evaluation's Dice and thresholded Jaccard, and each later
     one's paired Dice difference from the first over that stratum's images."""
     dice, tj = METRIC_NAMES.index("dice"), METRIC_NAMES.index("threshold_jaccard")
-    strata: dict[tuple[float, float], list[int]] = {}
-    for row, image_id in enumerate(ids):
-        strata.setdefault(stratum_of(shares[image_id]), []).append(row)
     out = []
-    for key in sorted(strata):
-        rows = strata[key]
+    for key, rows in group_by_stratum([shares[i] for i in ids]).items():
         entry = {"share": stratum_label(*key), "n_images": len(rows), "evaluations": []}
         for n, v in enumerate(values):
             scores = {"dice": float(v[rows, dice].mean()), "threshold_jaccard": float(v[rows, tj].mean())}

@@ -46,18 +46,25 @@ def stratum_label(low: float, high: float) -> str:
     return "no lesion" if high == 0.0 else f"{100 * low:g}–{100 * high:g} %"
 
 
+def group_by_stratum(shares: Sequence[float],
+                     bounds: Sequence[float] = LESION_SHARE_BOUNDS) -> dict[tuple[float, float], list[int]]:
+    """{(low, high): positions in `shares` of the images in that stratum}, smallest stratum first,
+    empty strata left out."""
+    _check(bounds)
+    groups: dict[tuple[float, float], list[int]] = {}
+    for position, share in enumerate(shares):
+        groups.setdefault(stratum_of(share, bounds), []).append(position)
+    return dict(sorted(groups.items()))
+
+
 def by_lesion_size(rows: Sequence[Mapping[str, Any]],
                    bounds: Sequence[float] = LESION_SHARE_BOUNDS) -> list[dict[str, Any]]:
     """One entry per non-empty stratum, smallest lesions first: its label, share bounds,
     n_images and the mean of every ISIC metric over its images."""
-    _check(bounds)
-    groups: dict[tuple[float, float], list] = {}
-    for row in rows:
-        groups.setdefault(stratum_of(lesion_share(row), bounds), []).append(row)
     strata = []
-    for low, high in sorted(groups):
+    for (low, high), positions in group_by_stratum([lesion_share(row) for row in rows], bounds).items():
         entry = {"share": stratum_label(low, high), "low": low, "high": high}
-        entry.update(summarise(groups[(low, high)], METRIC_NAMES))
+        entry.update(summarise([rows[i] for i in positions], METRIC_NAMES))
         strata.append(entry)
     return strata
 
