@@ -83,6 +83,8 @@ def test_sigkill_mid_training_resumes_and_loses_at_most_one_epoch(tmp_path):
     assert env["resumed_from"].endswith(".ckpt")
     assert _epochs_in_metrics(run) == [0, 1, 2]  # every epoch once: kept ones kept, none repeated twice
     assert json.loads((run / "summary.json").read_text())["epochs_completed"] == 3
+    # last.ckpt follows every epoch, not only the best one
+    assert int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) == 2
     assert (run / "split.csv").read_text() == split_before
     assert ARTIFACTS <= _artifacts(run)
     from dermaseg.checkpoint import build_from_file

@@ -152,11 +152,14 @@ def train(config: dict, run_dir: Path | str) -> dict:
     accelerator = t["accelerator"]
     precision = t["precision"] or default_precision(accelerator)
     print(f"training on {'GPU' if uses_gpu(accelerator) else 'CPU'} with precision {precision}", file=sys.stderr)
-    best = ModelCheckpoint(ckpt_dir, filename="best", monitor="dice", mode="max", save_top_k=1, save_last=True,
+    best = ModelCheckpoint(ckpt_dir, filename="best", monitor="dice", mode="max", save_top_k=1,
                            enable_version_counter=False)
+    # last.ckpt after every epoch, not only after a new best (Lightning >= 2.6 ties save_last to a
+    # top-k save), so a killed run resumes from its latest epoch.
+    latest = ModelCheckpoint(ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False)
     interval = ModelCheckpoint(ckpt_dir, filename="interval", save_top_k=1, enable_version_counter=False,
                                train_time_interval=timedelta(minutes=float(t["checkpoint_every_minutes"])))
-    callbacks = [best, interval, MetricsTable(run_dir)]
+    callbacks = [best, latest, interval, MetricsTable(run_dir)]
     if t["early_stopping_patience"]:
         callbacks.append(EarlyStopping(monitor="dice", mode="max", patience=int(t["early_stopping_patience"])))
     trainer = L.Trainer(
