@@ -1,0 +1,49 @@
+#!/bin/bash
+# The rows still open on a 2-core CPU, in one GPU sitting of under ten minutes, all at once on
+# one device (five processes, each with its own data workers):
+#   - the shipped recipe (configs/isic2017_unet_lite0_lovasz.yaml, BCE+Lovasz, 256 px, 30 epochs),
+#   - the architecture study's two dilated FCN rows (output stride 8: about 2 hours each on the CPU),
+#   - the recipe study's "30 epochs, training seed 1" row, trained and scored.
+# Run from the repository root with the data at ../shared/data:
+#
+#   OUT=runs/gpu_session bash scripts/gpu_open_rows.sh
+#
+# Everything lands under runs/gpu; OUT receives the log, the recipe's model.pt and a tarball of
+# the small files (metrics, splits, scores), refreshed every 20 s so that a sitting cut short
+# still returns what finished. The time guards only protect a fixed-length sitting: a row they
+# stop early says so by its epoch count.
+set -u
+OUT=${OUT:-runs/gpu_session}
+mkdir -p "$OUT" runs/gpu
+export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
+exec > >(tee -a "$OUT/log.txt") 2>&1
+DS="python3 -m dermaseg.cli"
+snapshot() {
+  tar czf "$OUT/gpu_runs.tgz.part" --exclude='*.ckpt' --exclude='masks' --exclude='model.pt' runs/gpu 2>/dev/null \
+    && mv "$OUT/gpu_runs.tgz.part" "$OUT/gpu_runs.tgz"
+}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
+( while sleep 20; do snapshot; done ) &
+SNAPSHOTS=$!
+(nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -l 10 > runs/gpu/gpu_utilisation.csv 2>/dev/null &)
+
+MINUTES=7.0   # training guard for each of the five processes; scoring follows within the sitting
+echo "== five trainings sharing the GPU, each stopped after $MINUTES min"
+timeout 500 $DS train --config configs/isic2017_unet_lite0_lovasz.yaml --out runs/gpu/isic2017_unet_lite0_lovasz \
+  train.num_workers=4 train.max_time_minutes=$MINUTES > runs/gpu/train_lovasz_recipe.log 2>&1 &
+RECIPE=$!
+timeout 540 $DS study configs/studies/isic2017_architectures.yaml --out runs/gpu/isic2017_architectures --jobs 2 \
+  --only "FCN / Lite0 ImageNet" "FCN / ResNet-18 scratch" \
+  --set train.num_workers=2 train.max_time_minutes=$MINUTES > runs/gpu/study_fcn.log 2>&1 &
+FCN=$!
+timeout 540 $DS study configs/studies/isic2017_recipe.yaml --out runs/gpu/isic2017_recipe --jobs 2 \
+  --only "reference, training seed 1" "30 epochs, training seed 1" \
+  --set train.num_workers=2 train.max_time_minutes=$MINUTES > runs/gpu/study_seed1.log 2>&1 &
+SEED1=$!
+wait $RECIPE; grep -E "training on|best validation|Error" runs/gpu/train_lovasz_recipe.log | tail -4
+cp runs/gpu/isic2017_unet_lite0_lovasz/model.pt "$OUT/isic_unet_lite0_lovasz_gpu.pt" 2>/dev/null
+wait $FCN; tail -6 runs/gpu/study_fcn.log
+wait $SEED1; tail -6 runs/gpu/study_seed1.log
+kill $SNAPSHOTS; snapshot
+echo "== done at ${SECONDS}s"
