@@ -12,21 +12,7 @@
 # the small files (metrics, splits, scores), refreshed every 20 s so that a sitting cut short
 # still returns what finished. The time guards only protect a fixed-length sitting: a row they
 # stop early says so by its epoch count.
-set -u
-OUT=${OUT:-runs/gpu_session}
-mkdir -p "$OUT" runs/gpu
-export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
-exec > >(tee -a "$OUT/log.txt") 2>&1
-DS="python3 -m dermaseg.cli"
-snapshot() {
-  tar czf "$OUT/gpu_runs.tgz.part" --exclude='*.ckpt' --exclude='masks' --exclude='model.pt' runs/gpu 2>/dev/null \
-    && mv "$OUT/gpu_runs.tgz.part" "$OUT/gpu_runs.tgz"
-}
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
-( while sleep 20; do snapshot; done ) &
-SNAPSHOTS=$!
-(nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -l 10 > runs/gpu/gpu_utilisation.csv 2>/dev/null &)
+source "$(dirname "$0")/gpu_setup.sh"
 
 MINUTES=7.0   # training guard for each of the five processes; scoring follows within the sitting
 echo "== five trainings sharing the GPU, each stopped after $MINUTES min"

@@ -10,22 +10,8 @@
 # the small files (metrics, splits, scores), refreshed every 20 s so that a session cut short
 # still returns what finished. The time limits below only guard a fixed-length session: where
 # one stops a row early, the row's epoch count in results.md says so.
-set -u
-OUT=${OUT:-runs/gpu_session}
-mkdir -p "$OUT" runs/gpu
-export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
-exec > >(tee -a "$OUT/log.txt") 2>&1
-DS="python3 -m dermaseg.cli"
+source "$(dirname "$0")/gpu_setup.sh"
 slug() { python3 -c "import sys; from dermaseg.train.study import slug; print(slug(sys.argv[1]))" "$1"; }
-snapshot() {
-  tar czf "$OUT/gpu_runs.tgz.part" --exclude='*.ckpt' --exclude='model.pt' --exclude='masks' runs/gpu 2>/dev/null \
-    && mv "$OUT/gpu_runs.tgz.part" "$OUT/gpu_runs.tgz"
-}
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
-( while sleep 20; do snapshot; done ) &
-SNAPSHOTS=$!
-(nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -l 10 > runs/gpu/gpu_utilisation.csv 2>/dev/null &)
 
 echo "== the recipe alone, from ${SECONDS}s"
 timeout 330 $DS train --config configs/isic2017_unet_lite0.yaml --out runs/gpu/isic2017_unet_lite0 \
