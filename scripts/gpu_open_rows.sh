@@ -1,9 +1,10 @@
 #!/bin/bash
-# The rows still open on a 2-core CPU, in one GPU sitting of under ten minutes, all at once on
+# The rows still open, in one GPU sitting of under ten minutes, all at once on
 # one device (five processes, each with its own data workers):
 #   - the shipped recipe (configs/isic2017_unet_lite0_lovasz.yaml, BCE+Lovasz, 256 px, 30 epochs),
 #   - the architecture study's two dilated FCN rows (output stride 8: about 2 hours each on the CPU),
-#   - the recipe study's "30 epochs, training seed 1" row, trained and scored.
+#   - the recipe study's seed-1 pair ("reference, training seed 1", "30 epochs, training seed 1"),
+#     trained and scored: the CPU has this pair, the GPU's own shows whether its size pattern repeats.
 # Run from the repository root with the data at ../shared/data:
 #
 #   OUT=runs/gpu_session bash scripts/gpu_open_rows.sh
