@@ -1,8 +1,7 @@
 #!/bin/bash
 # The rows still open, in one GPU sitting of under ten minutes, all at once on
-# one device (five processes, each with its own data workers):
+# one device (three processes, each with its own data workers):
 #   - the shipped recipe (configs/isic2017_unet_lite0_lovasz.yaml, BCE+Lovasz, 256 px, 30 epochs),
-#   - the architecture study's two dilated FCN rows (output stride 8: about 2 hours each on the CPU),
 #   - the recipe study's seed-1 pair ("reference, training seed 1", "30 epochs, training seed 1"),
 #     trained and scored: the CPU has this pair, the GPU's own shows whether its size pattern repeats.
 # Run from the repository root with the data at ../shared/data:
@@ -15,22 +14,17 @@
 # stop early says so by its epoch count.
 source "$(dirname "$0")/gpu_setup.sh"
 
-MINUTES=7.0   # training guard for each of the five processes; scoring follows within the sitting
-echo "== five trainings sharing the GPU, each stopped after $MINUTES min"
+MINUTES=7.0   # training guard for each of the three processes; scoring follows within the sitting
+echo "== three trainings sharing the GPU, each stopped after $MINUTES min"
 timeout 500 $DS train --config configs/isic2017_unet_lite0_lovasz.yaml --out runs/gpu/isic2017_unet_lite0_lovasz \
   train.num_workers=4 train.max_time_minutes=$MINUTES > runs/gpu/train_lovasz_recipe.log 2>&1 &
 RECIPE=$!
-timeout 540 $DS study configs/studies/isic2017_architectures.yaml --out runs/gpu/isic2017_architectures --jobs 2 \
-  --only "FCN / Lite0 ImageNet" "FCN / ResNet-18 scratch" \
-  --set train.num_workers=2 train.max_time_minutes=$MINUTES > runs/gpu/study_fcn.log 2>&1 &
-FCN=$!
 timeout 540 $DS study configs/studies/isic2017_recipe.yaml --out runs/gpu/isic2017_recipe --jobs 2 \
   --only "reference, training seed 1" "30 epochs, training seed 1" \
   --set train.num_workers=2 train.max_time_minutes=$MINUTES > runs/gpu/study_seed1.log 2>&1 &
 SEED1=$!
 wait $RECIPE; grep -E "training on|best validation|Error" runs/gpu/train_lovasz_recipe.log | tail -4
 cp runs/gpu/isic2017_unet_lite0_lovasz/model.pt "$OUT/isic_unet_lite0_lovasz_gpu.pt" 2>/dev/null
-wait $FCN; tail -6 runs/gpu/study_fcn.log
 wait $SEED1; tail -6 runs/gpu/study_seed1.log
 kill $SNAPSHOTS; snapshot
 echo "== done at ${SECONDS}s"
