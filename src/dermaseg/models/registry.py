@@ -10,7 +10,7 @@ to logits (B, classes, H, W), whatever library it comes from:
   (no auxiliary head) layer for layer.
 - ``fcn8s``: FCN-8s, the skip architecture of Long et al. 2015 (scores from strides 32, 16 and 8
   summed, no dilation) on any smp encoder: about the encoder's cost, where ``fcn`` runs its
-  deepest stages at 8× the area (dermaseg.models.fcn).
+  two deepest stages at 4× and 16× the area (dermaseg.models.fcn).
 - ``segnet``: SegNet (Badrinarayanan et al. 2017), VGG-16 encoder, decoder upsampling with the
   encoder's max-pooling indices (dermaseg.models.segnet).
 - ``maskrcnn``: torchvision Mask R-CNN (ResNet-50-FPN) used as a semantic model: instance masks
