@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dermaseg.data import DataQualityWarning, open_dataset
-from dermaseg.transforms.dataset import SegmentationDataset
+from dermaseg.segment.dataset import SegmentationDataset
 from dermaseg.transforms.pipeline import DEFAULT_AUGMENT, PipelineConfig
 
 CONFIGS = {

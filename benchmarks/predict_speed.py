@@ -43,7 +43,7 @@ import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 import cv2, numpy as np, torch
-from dermaseg.checkpoint import build_from_file   # the shipped weights as an smp/PyTorch module
+from dermaseg.segment.modelfile import build_from_file   # the shipped weights as an smp/PyTorch module
 src, out = Path(sys.argv[1]), Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
 model, meta = build_from_file(sys.argv[3]); size = meta["pipeline"]["size"]
 t = {"startup_ms": (time.perf_counter() - t0) * 1000, "decode_ms": 0.0, "network_ms": 0.0, "restore_ms": 0.0,

@@ -11,7 +11,7 @@
 # still returns what finished. The time limits below only guard a fixed-length session: where
 # one stops a row early, the row's epoch count in results.md says so.
 source "$(dirname "$0")/gpu_setup.sh"
-slug() { python3 -c "import sys; from dermaseg.train.study import slug; print(slug(sys.argv[1]))" "$1"; }
+slug() { python3 -c "import sys; from dermaseg.segment.study import slug; print(slug(sys.argv[1]))" "$1"; }
 
 echo "== the recipe alone, from ${SECONDS}s"
 timeout 330 $DS train --config configs/isic2017_unet_lite0.yaml --out runs/gpu/isic2017_unet_lite0 \

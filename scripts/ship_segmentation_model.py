@@ -18,7 +18,7 @@ import json
 import platform
 from pathlib import Path
 
-from dermaseg.checkpoint import read_model_file, save_model_file
+from dermaseg.segment.modelfile import read_model_file, save_model_file
 from dermaseg.core.provenance import source_commit
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from conftest import lesion_image
+from support import lesion_image
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

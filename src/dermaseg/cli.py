@@ -28,9 +28,7 @@ SUBCOMMAND_MODULES = [
     "dermaseg.data.cli",          # data inspect | split
     "dermaseg.transforms.cli",    # augment preview
     "dermaseg.models.cli",        # models
-    "dermaseg.train.cli",         # train
-    "dermaseg.evaluate.cli",      # evaluate, compare
-    "dermaseg.predict.cli",       # predict
+    "dermaseg.segment.cli",       # train, study, evaluate, compare, predict
     "dermaseg.export.cli",        # export
     "dermaseg.classify.cli",      # classify train|evaluate|predict|calibrate|classical|roc|experiment
     "dermaseg.serve.cli",         # serve
@@ -46,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dermaseg {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):  # that sub-package (or its cli) does not exist yet
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -53,7 +53,7 @@ def extract_features(dataset, records, segmenter, folder: Path, *, max_side: int
     segmentation model's share of its batch, the features) and the 1-minute load average at the
     time: on a shared machine the wall time says more about the neighbours than the method.
     """
-    from dermaseg.predict.loading import from_array
+    from dermaseg.data.loading import from_array
 
     folder.mkdir(parents=True, exist_ok=True)
     todo = [r for r in records if not (folder / f"{r.image_id}.npz").is_file()]
@@ -165,7 +165,8 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
     import pandas as pd
 
     from dermaseg.classify.metrics import classification_metrics
-    from dermaseg.classify.train import select_records, split_mapping, write_predictions
+    from dermaseg.classify.predictions import write_predictions
+    from dermaseg.classify.splits import select_records, split_mapping
 
     for name in estimators:
         if name not in ESTIMATORS:
@@ -185,7 +186,7 @@ def run_classical(config: dict, out_dir: Path | str, *, max_side: int = 200, est
     if max_images:
         chosen = chosen[:int(max_images)]
 
-    from dermaseg.predict.segmenter import Segmenter   # loads the model file: once, here
+    from dermaseg.segment.segmenter import Segmenter   # loads the model file: once, here
 
     seg = Segmenter(segmenter, threads=threads)
     folder = cache_folder(cache_dir or d["cache_dir"], seg.name, seg.version, max_side)

@@ -171,7 +171,7 @@ def _train(args) -> int:
 @_user_errors
 def _evaluate(args) -> int:
     from dermaseg.classify.evaluate import evaluate_classifier
-    from dermaseg.predict.run import prepare_output_dir
+    from dermaseg.data.inputs import prepare_output_dir
 
     prepare_output_dir(args.out)  # before the model loads and the data are read
 
@@ -200,7 +200,7 @@ def _calibrate(args) -> int:
 @_user_errors
 def _predict(args) -> int:
     from dermaseg.classify.predict import classify_files, gather_images, load_classifier
-    from dermaseg.predict.run import prepare_output_dir, report_inputs
+    from dermaseg.data.inputs import prepare_output_dir, report_inputs
 
     out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
     inputs = gather_images(args.paths)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.classify.ensemble import align_predictions
-from dermaseg.evaluate.compare import write_comparison as write_files
+from dermaseg.core.files import write_json_and_markdown
 
 ROUNDS = 2000
 
@@ -102,4 +102,4 @@ def markdown(report: dict) -> str:
 
 
 def write_comparison(report: dict, out_dir: Path | str) -> None:
-    write_files(report, out_dir, markdown(report))
+    write_json_and_markdown(out_dir, "comparison", report, markdown(report))

@@ -22,14 +22,14 @@ SELECT = ("balanced_accuracy", "accuracy", "accuracy_balanced_mean", "macro_f1",
 
 
 def _backbone(name: str) -> str:
-    from dermaseg.classify.model import backbone_spec
+    from dermaseg.models.backbones import backbone_spec
 
     backbone_spec(name)
     return name
 
 
 def _head_init(name: str) -> str:
-    from dermaseg.classify.model import HEAD_INITS
+    from dermaseg.models.classifier import HEAD_INITS
 
     if name not in HEAD_INITS:
         raise ValueError(f"must be one of {', '.join(HEAD_INITS)}, got {name!r}")
@@ -130,7 +130,7 @@ def load_config(path: Path | str | None = None, overrides: list[str | dict] | No
 
 def pipeline_dict(config: dict) -> dict:
     """The pipeline section with the backbone's input normalisation filled in."""
-    from dermaseg.classify.model import backbone_spec
+    from dermaseg.models.backbones import backbone_spec
 
     p = dict(config["pipeline"])
     p.setdefault("normalise", backbone_spec(config["model"]["backbone"]).normalise)

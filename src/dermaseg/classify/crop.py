@@ -1,6 +1,6 @@
 """Segmentation-assisted classification: crop the image to the lesion before classifying.
 
-The lesion mask comes from the segmentation model (`dermaseg.predict.segmenter.Segmenter`),
+The lesion mask comes from the segmentation model (`dermaseg.segment.segmenter.Segmenter`),
 or, for experiments on data that has them, from the ground-truth masks. The crop is the
 lesion's bounding box grown by `margin` on each side and made square (the classifier squashes
 its input to a square, so a square crop keeps the lesion's shape), clipped to the image.
@@ -54,7 +54,7 @@ class LesionCropper:
     def _segment(self, image: np.ndarray) -> np.ndarray:
         if self._segmenter is None:
             try:
-                from dermaseg.predict.segmenter import Segmenter
+                from dermaseg.segment.segmenter import Segmenter
             except ImportError as exc:
                 raise ValueError(f"segmentation-assisted cropping needs dermaseg.predict ({exc})") from None
             self._segmenter = Segmenter(self.segmenter_model)

@@ -61,7 +61,7 @@ def align_predictions(prediction_files: list[str | Path]):
 def score_ensemble(prediction_files: list[str | Path], out_dir: Path | str) -> dict:
     from dermaseg.classify.evaluate import melanoma_roc
     from dermaseg.classify.metrics import classification_metrics, summary_line
-    from dermaseg.classify.train import write_predictions
+    from dermaseg.classify.predictions import write_predictions
 
     if len(prediction_files) < 2:
         raise ValueError("an ensemble needs at least two predictions files")

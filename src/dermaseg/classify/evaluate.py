@@ -80,7 +80,7 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
                         split: str = "test", split_file: str | None = None, task: str | None = None,
                         tta_views: int | None = None, crop: str = "model", segmenter: str | None = None,
                         threads: int | None = None) -> dict:
-    from dermaseg.classify.train import write_predictions
+    from dermaseg.classify.predictions import write_predictions
 
     clf = load_classifier(model, tta_views=tta_views, crop=crop, segmenter=segmenter, threads=threads)
     task = task or clf.task

@@ -42,7 +42,7 @@ TECHNIQUE_NAMES = {"none": "No resampling", "undersample": "Undersampling", "ove
                    "class_weight": "Class-weighted loss", "weighted_sampler": "Weighted sampler"}
 BACKBONE_NAMES = {"efficientnet-lite0": "EfficientNet-Lite0", "efficientnet-lite1": "EfficientNet-Lite1",
                   "efficientnet-lite2": "EfficientNet-Lite2", "densenet169": "DenseNet-169", "resnet50": "ResNet-50",
-                  "resnet18": "ResNet-18", "mobilenetv3": "MobileNet-V3"}
+                  "resnet18": "ResNet-18", "mobilenetv3": "MobileNet-V3", "mobilenet_v3_large": "MobileNet-V3"}
 
 
 def load_grid(path: Path | str) -> dict:
@@ -160,7 +160,7 @@ def collect(spec: dict, out: Path, todo: list[dict]):
 
 def _axis_value(axis: str, value) -> str:
     if AXIS_KEYS.get(axis, axis) == "model.weights":
-        from dermaseg.classify.model import random_init
+        from dermaseg.models.classifier import random_init
 
         return "ImageNet" if value == "imagenet" else "scratch" if random_init(value) else f"weights {value}"
     return f"{axis}={value}"

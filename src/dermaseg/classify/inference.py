@@ -79,12 +79,17 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def predict_images_onnx(session, images, normalise: str, tta_views: int = 1, batch_size: int = 32) -> np.ndarray:
-    """`predict_images` on an ONNX Runtime session (input "image", output logits)."""
+    """`predict_images` on an ONNX Runtime session (input "image", output logits).
+
+    Each network call holds at most `batch_size` views: ONNX Runtime's memory arena keeps the
+    largest activations it ever held, and all views of a batch in one call (8 x 32 images at
+    240 px) grew it to over 6 GB.
+    """
     name = session.get_inputs()[0].name
     out = []
     for s in range(0, len(images), batch_size):
         x = np.stack([normalise_image(np.asarray(im), normalise) for im in images[s:s + batch_size]])
-        views = np.concatenate([np.ascontiguousarray(dihedral_chw(x, v)) for v in range(int(tta_views))])
-        probs = _softmax(session.run(None, {name: views})[0].astype(np.float64))
+        logits = [session.run(None, {name: np.ascontiguousarray(dihedral_chw(x, v))})[0] for v in range(int(tta_views))]
+        probs = _softmax(np.concatenate(logits).astype(np.float64))
         out.append(probs.reshape(int(tta_views), len(x), -1).mean(axis=0))
     return np.concatenate(out)

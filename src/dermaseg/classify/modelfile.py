@@ -33,7 +33,7 @@ def write_classifier(path: Path | str, data: dict) -> Path:
 
 def build_from_classifier_file(path: Path | str):
     """(model in eval mode, the file's metadata)."""
-    from dermaseg.classify.model import build_classifier
+    from dermaseg.models.classifier import build_classifier
 
     data = read_classifier(path)
     model = build_classifier(data["backbone"], len(data["class_names"]), weights=None, dropout=data["dropout"])

@@ -79,7 +79,7 @@ class Classifier:
             raise ValueError(f"{self.name}: an ensemble of several classifiers, not one: open it with "
                              "dermaseg.classify.predict.load_classifier")
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
-            from dermaseg.core.modelfile import check_task, open_session
+            from dermaseg.core.onnxfile import check_task, open_session
 
             self.session, onnx_meta = open_session(self.path, threads)
             check_task(onnx_meta, "classification", self.path)
@@ -214,7 +214,7 @@ def load_classifier(models: str | Path | list | None = None, **kwargs) -> Classi
 
 def gather_images(paths: list[str]):
     """gather_inputs() without dermaseg's own outputs (masks, overlays) found beside the images."""
-    from dermaseg.predict.run import gather_inputs
+    from dermaseg.data.inputs import gather_inputs
 
     inputs = gather_inputs([str(p) for p in paths])
     own = [f for f in inputs.files if f.stem.endswith(_SKIP_SUFFIXES)]
@@ -225,7 +225,7 @@ def gather_images(paths: list[str]):
 
 
 def collect_images(paths: list[str]) -> list[Path]:
-    from dermaseg.predict.run import report_inputs
+    from dermaseg.data.inputs import report_inputs
 
     inputs = gather_images(paths)
     report_inputs(inputs)
@@ -242,7 +242,7 @@ class LesionCheck:
     def for_classifier(cls, classifier: Classifier, enabled: bool = True) -> LesionCheck:
         if not enabled:
             return cls(None)
-        from dermaseg.predict.segmenter import Segmenter
+        from dermaseg.segment.segmenter import Segmenter
 
         cropper = classifier.cropper
         if cropper is None:
@@ -274,8 +274,8 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     import json
 
     from dermaseg.data.io import ImageReadError
-    from dermaseg.predict.loading import load_for_inference
-    from dermaseg.predict.run import prepare_output_dir
+    from dermaseg.data.loading import load_for_inference
+    from dermaseg.data.inputs import prepare_output_dir
 
     out_csv = Path(out_csv)
     prepare_output_dir(out_csv.parent)

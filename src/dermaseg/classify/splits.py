@@ -1,4 +1,5 @@
-"""Train/val/test splits for classification, on top of `dermaseg.data.splits`.
+"""Which records a classification run uses (`select_records`) and its train/val/test split
+(`split_mapping`), on top of `dermaseg.data.splits`.
 
 ``grouped`` (the default) keeps every image of one lesion (HAM10000 lesion_id) on one side;
 ``image`` is the naive image-level split that the literature often uses, which puts images
@@ -9,8 +10,13 @@ carved out of the training part, grouped the same way; the test part is never lo
 
 from __future__ import annotations
 
-from dermaseg.data.readers import Record
-from dermaseg.data.splits import make_split, parse_ratios
+from pathlib import Path
+
+import numpy as np
+
+from dermaseg.classify import labels as L_
+from dermaseg.data.readers import LesionDataset, Record, open_dataset
+from dermaseg.data.splits import make_split, parse_ratios, read_split
 
 SPLIT_MODES = ("grouped", "image")
 
@@ -41,3 +47,68 @@ def leaked_groups(records: list[Record], mapping: dict[str, str]) -> set[str]:
         if r.image_id in mapping:
             seen.setdefault(r.group, set()).add(mapping[r.image_id])
     return {g for g, parts in seen.items() if len(parts) > 1}
+
+
+def select_records(config: dict):
+    """(dataset, labelled records in the run, class names).
+
+    Records of `data.joint` sources carry their diagnosis renamed by `data.class_map` in `dx`,
+    the original in `source_dx` and their root in `source`; each name they end up with must be
+    one of `data.root`'s classes.
+    """
+    d = config["data"]
+    ds = open_dataset(d["root"])
+    records = L_.labelled(ds.records, d["task"])
+    if not records:
+        raise ValueError(f"{d['root']}: no image carries a diagnosis, nothing to classify")
+    if d["joint"]:
+        records = records + _joint_records(d, L_.class_names(records, d["task"]))
+        ds = LesionDataset(records)
+    if d["limit_images"]:
+        rng = np.random.default_rng(int(config["seed"]))
+        keep = sorted(rng.choice(len(records), size=min(int(d["limit_images"]), len(records)), replace=False))
+        records = [records[i] for i in keep]
+    return ds, records, L_.class_names(records, d["task"])
+
+
+def _joint_records(d: dict, names: list[str]) -> list:
+    out = []
+    for root in d["joint"]:
+        more = L_.labelled(open_dataset(root).records, d["task"])
+        if not more:
+            raise ValueError(f"data.joint: {root}: no image carries a diagnosis")
+        for r in more:
+            r = L_.renamed(r, d["class_map"], source=str(root))
+            if L_.record_class(r, d["task"]) not in names:
+                raise ValueError(f"data.joint: {root}: diagnosis {r.labels['source_dx']!r} is not one of "
+                                 f"{d['root']}'s classes {names}; map it with data.class_map")
+            out.append(r)
+    return out
+
+
+def _source_records(records) -> dict[str, list]:
+    """Records per source, with the diagnoses they had there (the split of each source is its own)."""
+    import dataclasses
+
+    by_source: dict[str, list] = {}
+    for r in records:
+        if "source" in r.labels:
+            r = dataclasses.replace(r, labels={**r.labels, "dx": r.labels["source_dx"]})
+        by_source.setdefault(r.labels.get("source", ""), []).append(r)
+    return by_source
+
+
+def split_mapping(config: dict, records, run_dir: Path | None = None) -> dict[str, str]:
+    d = config["data"]
+    if d["split_file"]:
+        mapping = read_split(d["split_file"])
+    elif run_dir is not None and (run_dir / "split.csv").exists():
+        mapping = read_split(run_dir / "split.csv")
+    else:
+        # each source on its own: a joint run holds out exactly the images a run on one source would
+        mapping = {}
+        for part in _source_records(records).values():
+            mapping.update(classification_split(part, str(d["ratios"]), mode=d["split"], seed=int(d["split_seed"]),
+                                                val_fraction=float(d["val_fraction"])))
+    known = {r.image_id for r in records}
+    return {k: v for k, v in mapping.items() if k in known}

@@ -35,76 +35,10 @@ import numpy as np
 
 from dermaseg.classify import labels as L_
 from dermaseg.classify.config import SCHEMA, pipeline_dict
-from dermaseg.data.readers import LesionDataset, open_dataset
-from dermaseg.data.splits import read_split, write_split
-from dermaseg.training.run import default_precision, uses_gpu, write_config, write_environment
-
-
-def select_records(config: dict):
-    """(dataset, labelled records in the run, class names).
-
-    Records of `data.joint` sources carry their diagnosis renamed by `data.class_map` in `dx`,
-    the original in `source_dx` and their root in `source`; each name they end up with must be
-    one of `data.root`'s classes.
-    """
-    d = config["data"]
-    ds = open_dataset(d["root"])
-    records = L_.labelled(ds.records, d["task"])
-    if not records:
-        raise ValueError(f"{d['root']}: no image carries a diagnosis, nothing to classify")
-    if d["joint"]:
-        records = records + _joint_records(d, L_.class_names(records, d["task"]))
-        ds = LesionDataset(records)
-    if d["limit_images"]:
-        rng = np.random.default_rng(int(config["seed"]))
-        keep = sorted(rng.choice(len(records), size=min(int(d["limit_images"]), len(records)), replace=False))
-        records = [records[i] for i in keep]
-    return ds, records, L_.class_names(records, d["task"])
-
-
-def _joint_records(d: dict, names: list[str]) -> list:
-    out = []
-    for root in d["joint"]:
-        more = L_.labelled(open_dataset(root).records, d["task"])
-        if not more:
-            raise ValueError(f"data.joint: {root}: no image carries a diagnosis")
-        for r in more:
-            r = L_.renamed(r, d["class_map"], source=str(root))
-            if L_.record_class(r, d["task"]) not in names:
-                raise ValueError(f"data.joint: {root}: diagnosis {r.labels['source_dx']!r} is not one of "
-                                 f"{d['root']}'s classes {names}; map it with data.class_map")
-            out.append(r)
-    return out
-
-
-def _source_records(records) -> dict[str, list]:
-    """Records per source, with the diagnoses they had there (the split of each source is its own)."""
-    import dataclasses
-
-    by_source: dict[str, list] = {}
-    for r in records:
-        if "source" in r.labels:
-            r = dataclasses.replace(r, labels={**r.labels, "dx": r.labels["source_dx"]})
-        by_source.setdefault(r.labels.get("source", ""), []).append(r)
-    return by_source
-
-
-def split_mapping(config: dict, records, run_dir: Path | None = None) -> dict[str, str]:
-    from dermaseg.classify.splits import classification_split
-
-    d = config["data"]
-    if d["split_file"]:
-        mapping = read_split(d["split_file"])
-    elif run_dir is not None and (run_dir / "split.csv").exists():
-        mapping = read_split(run_dir / "split.csv")
-    else:
-        # each source on its own: a joint run holds out exactly the images a run on one source would
-        mapping = {}
-        for part in _source_records(records).values():
-            mapping.update(classification_split(part, str(d["ratios"]), mode=d["split"], seed=int(d["split_seed"]),
-                                                val_fraction=float(d["val_fraction"])))
-    known = {r.image_id for r in records}
-    return {k: v for k, v in mapping.items() if k in known}
+from dermaseg.classify.predictions import write_predictions
+from dermaseg.classify.splits import select_records, split_mapping
+from dermaseg.data.splits import write_split
+from dermaseg.training.runfolder import default_precision, uses_gpu, write_config, write_environment
 
 
 def make_cropper(config: dict):
@@ -114,20 +48,6 @@ def make_cropper(config: dict):
     from dermaseg.classify.crop import LesionCropper
 
     return LesionCropper(d["crop"], d["segmenter"], d["crop_margin"])
-
-
-def write_predictions(path: Path, image_ids, y_true, probs, class_names, true_names=None) -> None:
-    import pandas as pd
-
-    probs = np.asarray(probs)
-    df = pd.DataFrame({"image_id": list(image_ids)})
-    if y_true is not None:
-        df["true"] = [class_names[i] for i in y_true] if true_names is None else list(true_names)
-    df["predicted"] = [class_names[i] for i in probs.argmax(axis=1)]
-    for c, name in enumerate(class_names):
-        df[f"prob_{name}"] = probs[:, c].round(6)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False)
 
 
 # Keys a resumed whole-network run may change: how long it trains, not what it trains.
@@ -168,7 +88,7 @@ def train_classifier(config: dict, run_dir: Path | str) -> dict:
     from dermaseg.classify.features import compute_features, features_key
     from dermaseg.classify.inference import predict_cached, predict_images
     from dermaseg.classify.metrics import classification_metrics, summary_line
-    from dermaseg.classify.model import build_classifier, head_parameters, split_model, stages
+    from dermaseg.models.classifier import build_classifier, head_parameters, split_model, stages
     from dermaseg.classify.modelfile import save_classifier
     from dermaseg.classify.module import CachedFeatureDataset, ClassifierModule, ImageDataset, Validation
     from dermaseg.classify.data import load_images

@@ -8,7 +8,10 @@ Exit status, the same for every command that processes many files: 0 every file 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+import numpy as np
 
 from dermaseg.core.errors import UserError
 
@@ -85,3 +88,16 @@ def write_json(args: argparse.Namespace, document) -> None:
         from dermaseg.core.errors import UserError
 
         raise UserError(f"{args.json}: cannot write the JSON report ({exc.strerror or exc})") from None
+
+
+def json_safe(value, *, finite: bool = False):
+    """numpy scalars -> Python, recursively; with `finite`, NaN/inf -> None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v, finite=finite) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, finite=finite) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if finite and isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -12,7 +12,7 @@ and what the task needs beside them:
 
 Files of the two earlier per-task formats (dermaseg-segmentation-v1, dermaseg-classifier-v1,
 whose `task` named the label task) read into the same shape. torch is imported only here,
-inside the functions: the inference install reads ONNX files (dermaseg.core.modelfile) instead.
+inside the functions: the inference install reads ONNX files (dermaseg.core.onnxfile) instead.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """ONNX export of a segmentation or classification model file, with the metadata inference needs.
 
 `dermaseg export --shipped` regenerates every shipped ONNX file from its PyTorch weights; run
-it whenever a shipped .pt changes. Metadata fields: dermaseg.core.modelfile.
+it whenever a shipped .pt changes. Metadata fields: dermaseg.core.onnxfile.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dermaseg.core.modelfile import FORMAT, write_metadata
+from dermaseg.core.onnxfile import FORMAT, write_metadata
 from dermaseg.core.provenance import source_commit
 from dermaseg.core.zoo import SHIPPED, ShippedModel
 
@@ -80,7 +80,7 @@ def export_shipped(opset: int = 17) -> list[Path]:
 
 
 def _segmenter(path: Path, shipped: ShippedModel | None):
-    from dermaseg.checkpoint import build_from_file
+    from dermaseg.segment.modelfile import build_from_file
 
     model, meta = build_from_file(path)
     info = dict(meta.get("info", {}))

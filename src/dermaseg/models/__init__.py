@@ -1,4 +1,7 @@
-"""Segmentation models: the registry (architectures x encoders) and encoder weights.
+"""The networks of both tasks: one backbone table (`backbones`), the segmentation registry
+(architectures x encoders, with FCN, SegNet and Mask R-CNN of our own), the classifier
+(`classifier`: timm backbones, frozen prefix / trainable tail), ImageNet and file weights, and the
+thresholding baselines that need no network (`thresholding`: Otsu, k-means).
 
 Imported lazily so that ``dermaseg --help`` does not pay for torch.
 """
@@ -6,6 +9,8 @@ Imported lazily so that ``dermaseg --help`` does not pay for torch.
 from __future__ import annotations
 
 _EXPORTS = {
+    "BACKBONES": "backbones", "backbone_spec": "backbones",
+    "build_classifier": "classifier",
     "ARCHITECTURES": "registry", "ENCODERS": "registry", "build_model": "registry",
     "encoder_of": "registry", "describe_models": "registry", "describe_encoders": "registry",
     "input_normalisation": "registry", "load_encoder_weights_from": "registry",

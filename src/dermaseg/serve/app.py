@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermaseg import __version__
-from dermaseg.predict.working import WORK_DECODE_SIDE
+from dermaseg.data.loading import WORK_DECODE_SIDE
 from dermaseg.serve import service
 from dermaseg.serve.bodyguard import BodyGuard
 from dermaseg.serve.decode import decode_upload

@@ -17,8 +17,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from dermaseg.data.io import ImageReadError, decode_rgb, open_image
-from dermaseg.predict.loading import InferenceImage
-from dermaseg.predict.working import WORK_DECODE_SIDE
+from dermaseg.data.loading import WORK_DECODE_SIDE, InferenceImage
 from dermaseg.serve.errors import ApiError
 
 # What `dermaseg.data.io` reads (MPO: a camera JPEG carrying a preview frame).

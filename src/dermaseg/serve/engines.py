@@ -34,7 +34,7 @@ class Engines:
     @classmethod
     def load(cls, model: str | Path | None = None, classifier: str | Path | None = None, *,
              with_classifier: bool = True, threads: int | None = None) -> "Engines":
-        from dermaseg.predict.segmenter import Segmenter
+        from dermaseg.segment.segmenter import Segmenter
 
         path = segmentation_model_file(model)
         if path.suffix.lower() != ".onnx":

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from dermaseg.measure import MIN_AREA_PX
-from dermaseg.predict.encode import encode_png
-from dermaseg.predict.run import json_safe
+from dermaseg.data.encode import encode_png
+from dermaseg.core.cliutil import json_safe
 from dermaseg.serve.fields import describe
 
 def jsonable(value):
@@ -52,7 +52,7 @@ def segment(engines, item, *, image_id: str, mm_per_pixel: float | None = None, 
     if want == "mask":
         return encode_png(result.mask)
     if want == "overlay":
-        from dermaseg.predict.overlay import overlay
+        from dermaseg.segment.overlay import overlay
 
         return encode_png(overlay(item.image, result.work_mask))
     t0 = time.perf_counter()

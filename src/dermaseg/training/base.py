@@ -2,7 +2,7 @@
 `train` section names, parameter groups (a lower learning rate for a pretrained backbone), the
 backbone frozen for the first epochs, NHWC memory layout, and per-epoch counters.
 
-`dermaseg.train.module.SegmentationModule` and `dermaseg.classify.module.ClassifierModule` are
+`dermaseg.segment.module.SegmentationModule` and `dermaseg.classify.module.ClassifierModule` are
 thin subclasses: each adds its network, loss and metrics. A subclass keeps its network under
 its own attribute (`model` for segmentation, `net` for classification: the state_dict keys of
 existing checkpoints) and returns it from `network`.

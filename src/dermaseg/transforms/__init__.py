@@ -1,6 +1,6 @@
 """Preprocessing (hair removal, colour constancy, contrast), resizing and augmentation.
 
-Light to import: torch is only loaded by `dermaseg.transforms.dataset` (SegmentationDataset)
+Light to import: torch is only loaded by `dermaseg.segment.dataset` (SegmentationDataset)
 and albumentations by `dermaseg.transforms.augment`. The `preprocess()` function lives in
 `dermaseg.transforms.pipeline`; it is not re-exported here, where the name would hide the
 `dermaseg.transforms.preprocess` module of individual steps.

@@ -111,3 +111,10 @@ def reseed(compose: A.Compose, seed: int, epoch: int, index: int) -> None:
 def apply(compose: A.Compose, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = compose(image=image, mask=mask)
     return out["image"], out["mask"]
+
+
+def augment_sample(compose: A.Compose, image: np.ndarray, mask: np.ndarray, seed: int, epoch: int,
+                   index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample `index` of epoch `epoch` augmented: the same result whatever the call order."""
+    reseed(compose, seed, epoch, index)
+    return apply(compose, image, mask)

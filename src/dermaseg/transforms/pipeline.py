@@ -2,7 +2,7 @@
 
 Training and inference call the same `prepare()` (preprocess, then resize to the model's
 square input), so a model sees at inference exactly the kind of image it was trained on.
-`SegmentationDataset` (torch) lives in `dermaseg.transforms.dataset`, which builds on this
+`SegmentationDataset` (torch) lives in `dermaseg.segment.dataset`, which builds on this
 module; this module itself does not import torch, so ONNX inference stays light.
 """
 
@@ -11,12 +11,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 
 import cv2
 import numpy as np
 
 import dermaseg.transforms.preprocess as steps  # the module (the package does not shadow it)
+from dermaseg.data.quality import DataQualityWarning, Problem
+from dermaseg.data.readers import LesionDataset
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -247,3 +250,25 @@ def restore_size(prob: np.ndarray, meta: ResizeMeta) -> np.ndarray:
     prob = np.ascontiguousarray(prob[top:top + nh, left:left + nw])
     h, w = meta.original_shape
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def prepare_record(dataset: LesionDataset, image_id: str, config: PipelineConfig):
+    """A data set's image and mask through `prepare`: (image, mask, messages), prepared uint8
+    arrays, or None and the warnings explaining why.
+
+    Warnings are returned as text, not emitted, because this runs in worker processes whose
+    warnings the caller would never see; the main process re-emits them.
+    """
+    record = dataset.record(image_id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataQualityWarning)
+        sample = dataset.try_load(record)
+    messages = [str(w.message) for w in caught if issubclass(w.category, DataQualityWarning)]
+    if sample is None:
+        return None, None, messages
+    if sample.mask is None:
+        messages.append(str(Problem("missing_mask", record.image_path,
+                                    "image has no lesion mask; skipped for segmentation", image_id)))
+        return None, None, messages
+    image, mask, _ = prepare(sample.image, config, sample.mask)
+    return image, mask, messages

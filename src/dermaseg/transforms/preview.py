@@ -9,14 +9,16 @@ epochs; the lesion mask's contour is drawn in green on every cell, so misalignme
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from dermaseg.data.quality import DataQualityWarning
 from dermaseg.data.readers import LesionDataset
 import dermaseg.transforms.preprocess as steps  # the module (the package does not shadow it)
-from dermaseg.transforms.pipeline import PREPROCESS_MAX_SIDE, PipelineConfig, preprocess
+from dermaseg.transforms.pipeline import PREPROCESS_MAX_SIDE, PipelineConfig, prepare_record, preprocess
 
 CONTOUR = (0, 255, 0)
 HAIR = (255, 0, 0)
@@ -45,18 +47,24 @@ def _figure(rows: int, cols: int, cell_inches: float = 2.2):
 def augment_grid(dataset: LesionDataset, image_ids: list[str], config: PipelineConfig, out: Path,
                  seed: int = 0, versions: int = 3) -> Path:
     """Originals and `versions` augmented copies (epochs 0..versions-1) of each image, with contours."""
-    from dermaseg.transforms.dataset import SegmentationDataset
+    from dermaseg.transforms.augment import augment_sample, build_augment
 
-    train = SegmentationDataset(dataset, image_ids, config, train=True, seed=seed)
-    if len(train) == 0:
+    samples = []
+    for image_id in image_ids:
+        image, mask, messages = prepare_record(dataset, image_id, config)
+        for message in messages:
+            warnings.warn(message, DataQualityWarning, stacklevel=2)
+        if image is not None:
+            samples.append((image, mask, image_id))
+    if not samples:
         raise ValueError("none of the chosen images could be read")
-    fig, axes = _figure(1 + versions, len(train))
-    for col in range(len(train)):
-        image, mask, image_id = train.prepared(col)
+    augment = build_augment(config.augment, seed) if config.augment else None
+    fig, axes = _figure(1 + versions, len(samples))
+    for col, (image, mask, image_id) in enumerate(samples):
         axes[0, col].imshow(draw_contour(image, mask))
         axes[0, col].set_title(image_id, fontsize=8)
         for row in range(versions):
-            aug_image, aug_mask, _ = train.sample_uint8(col, epoch=row)
+            aug_image, aug_mask = (image, mask) if augment is None else augment_sample(augment, image, mask, seed, row, col)
             axes[row + 1, col].imshow(draw_contour(aug_image, aug_mask))
             axes[row + 1, col].set_title(f"augmented, epoch {row}", fontsize=7)
     names = ", ".join(config.augment) or "none (config.augment is empty)"

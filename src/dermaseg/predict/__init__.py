@@ -1,5 +1,0 @@
-"""Inference: the shipped model, `dermaseg predict`, ONNX export and ONNX Runtime inference."""
-
-from dermaseg.predict.segmenter import SegmentationResult, Segmenter
-
-__all__ = ["SegmentationResult", "Segmenter"]

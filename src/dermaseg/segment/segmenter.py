@@ -1,0 +1,196 @@
+"""The inference path shared by `dermaseg predict`, `evaluate`, the HTTP API and benchmarks.
+
+image (any size) -> pipeline.prepare (same code as training) -> network (ONNX Runtime or
+PyTorch, optional flip TTA) -> probability at model size -> resized to the working resolution
+(long side <= 768, dermaseg.segment.working) -> threshold -> optional clean-up -> working
+mask; the mask at the image's own size (uint8 {0, 255}) is one upscale of it, made when asked.
+`evaluate` uses `to_full_mask` instead: scores are taken at native resolution.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dermaseg.core.zoo import resolve
+from dermaseg.data.loading import WORK_DECODE_SIDE, InferenceImage, from_array, load_for_inference
+from dermaseg.models.thresholding import ClassicalBackend, is_classical
+from dermaseg.segment.postprocess import clean_mask
+from dermaseg.segment.working import decoded_working_size, measure_scaled, resize_image, upscale_mask
+from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, restore_size, to_model_input
+
+
+@dataclass
+class SegmentationResult:
+    work_mask: np.ndarray            # uint8 {0,255} at the working resolution (long side <= 768)
+    lesion_found: bool
+    prob_small: np.ndarray           # float32 probability at model resolution (for debugging/plots)
+    timings_ms: dict = field(default_factory=dict)
+    full_size: tuple[int, int] | None = None  # (H, W) of the image; None: the work mask's own size
+    image: np.ndarray | None = None  # the decoded RGB image (any size up to full), for work_image
+    _mask: np.ndarray | None = field(default=None, repr=False)
+    _work_image: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.full_size is None:
+            self.full_size = tuple(self.work_mask.shape[:2])
+
+    @property
+    def mask(self) -> np.ndarray:
+        """uint8 {0,255} at the image's full size (made on first use)."""
+        if self._mask is None:
+            self._mask = upscale_mask(self.work_mask, self.full_size)
+        return self._mask
+
+    @property
+    def work_image(self) -> np.ndarray | None:
+        """The image at the working mask's size (for colours and the overlay)."""
+        if self._work_image is None and self.image is not None:
+            self._work_image = resize_image(self.image, self.work_mask.shape[:2])
+        return self._work_image
+
+    def measurements(self, mm_per_pixel: float | None = None) -> list[dict]:
+        """Lesion measurements in full-resolution pixels (mm with a scale), taken at working size."""
+        if not self.lesion_found:
+            return []
+        return measure_scaled(self.work_mask, self.work_image, self.full_size, mm_per_pixel)
+
+
+class TorchBackend:
+    def __init__(self, path: Path, threads: int | None = None):
+        import torch
+
+        from dermaseg.segment.modelfile import build_from_file
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model, self.meta = build_from_file(path)
+        self._torch = torch
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.model(self._torch.from_numpy(batch)).numpy()
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int | None = None):
+        from dermaseg.core.onnxfile import check_task, open_session
+
+        self.session, self.meta = open_session(path, threads)
+        check_task(self.meta, "segmentation", path)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Segmenter:
+    """Load a model once, segment many images.
+
+    model: None (the shipped default), a shipped name, a dermaseg .pt / Lightning .ckpt, an
+    exported .onnx, or a classical baseline ("otsu", "kmeans"). tta: average the probabilities of the image and its three flips.
+    backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt/.ckpt),
+    "torch" (a shipped name loads its PyTorch weights) or "onnx".
+    """
+
+    def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
+                 postprocess: bool = True, backend: str = "auto", threads: int | None = None):
+        if is_classical(model):  # a classical baseline behind the network interface
+            self.path, self.name = Path(str(model)), str(model)
+            self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
+        else:
+            resolved = resolve(model, "segmentation", prefer="torch" if backend == "torch" else "onnx")
+            self.path, self.name = resolved.path, resolved.name
+            use_onnx = backend == "onnx" or (backend == "auto" and self.path.suffix.lower() == ".onnx")
+            self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
+            self.backend_name = "onnxruntime" if use_onnx else "pytorch"
+        meta = self.backend.meta
+        self.pipeline = PipelineConfig.from_dict({k: v for k, v in meta["pipeline"].items() if k != "augment"})
+        self.threshold = float(threshold if threshold is not None else meta.get("threshold", 0.5))
+        self.tta = tta
+        self.postprocess = postprocess
+        self.model_info = {"arch": meta["model"]["arch"], "encoder": meta["model"]["encoder"],
+                           **{k: v for k, v in meta.get("info", {}).items() if k in ("version", "name", "best_val_dice")}}
+        self.version = str(meta.get("version") or meta.get("info", {}).get("version", "unversioned"))
+        self.held_out = meta.get("held_out")
+
+    @property
+    def input_size(self) -> int:
+        return self.pipeline.size
+
+    # --- network on prepared inputs -------------------------------------------------------------
+    def _network(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (B,3,S,S) -> probabilities (B,S,S), with flip TTA when enabled."""
+        if not self.tta:
+            return _sigmoid(self.backend(batch)[:, 0])
+        flips = np.concatenate([batch, batch[..., ::-1], batch[..., ::-1, :], batch[..., ::-1, ::-1]])
+        probs = _sigmoid(self.backend(np.ascontiguousarray(flips))[:, 0])
+        b = len(batch)
+        return (probs[:b] + probs[b:2 * b][..., ::-1] + probs[2 * b:3 * b][..., ::-1, :]
+                + probs[3 * b:][..., ::-1, ::-1]) / 4.0
+
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, ResizeMeta]:
+        return to_model_input(image, self.pipeline)
+
+    def predict_small(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, ResizeMeta]]:
+        """Probabilities at model resolution for a batch of images of any sizes."""
+        prepared = [self.prepare(im) for im in images]
+        probs = self._network(np.stack([p[0] for p in prepared]))
+        return [(probs[i], prepared[i][1]) for i in range(len(images))]
+
+    # --- back to the image's own size -----------------------------------------------------------
+    def to_full_mask(self, prob_small: np.ndarray, meta: ResizeMeta, full_size: tuple[int, int]) -> np.ndarray:
+        """Crop padding, resize (as uint8: 4x less memory traffic than float on 24 Mpx), threshold."""
+        top, _, left, _ = meta.pad
+        nh, nw = meta.resized_shape
+        crop = prob_small[top:top + nh, left:left + nw]
+        q = np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        h, w = full_size
+        big = cv2.resize(q, (w, h), interpolation=cv2.INTER_LINEAR)
+        cut = int(np.ceil(self.threshold * 255.0 - 1e-9))
+        _, mask = cv2.threshold(big, cut - 1, 255, cv2.THRESH_BINARY)
+        return mask
+
+    def probability(self, image: np.ndarray) -> np.ndarray:
+        """float32 probability map at the image's own size (for threshold tuning and evaluation)."""
+        return restore_size(*self.predict_small([image])[0])
+
+    def finish(self, item: InferenceImage, prob: np.ndarray, meta: ResizeMeta,
+               timings_ms: dict | None = None) -> SegmentationResult:
+        """Probability at model size -> clean working mask (the full-size mask is made on demand)."""
+        t0 = time.perf_counter()
+        work = self.to_full_mask(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
+        if self.postprocess:
+            work = clean_mask(work)
+        timings = dict(timings_ms or {}, restore_ms=round((time.perf_counter() - t0) * 1000, 2))
+        return SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size), image=item.image)
+
+    def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
+        t0 = time.perf_counter()
+        small = self.predict_small([item.image for item in items])
+        model_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(items)), 2)
+        return [self.finish(item, prob, meta, {"model_ms": model_ms}) for item, (prob, meta) in zip(items, small)]
+
+    def segment(self, image: np.ndarray | InferenceImage) -> SegmentationResult:
+        item = image if isinstance(image, InferenceImage) else from_array(image)
+        return self.segment_batch([item])[0]
+
+    def load(self, path: Path | str) -> InferenceImage:
+        """Decode for this model: reduced-scale JPEG decoding down to the working resolution."""
+        return load_for_inference(path, min_side=max(WORK_DECODE_SIDE, self.input_size))
+
+    def segment_file(self, path: Path | str) -> tuple[InferenceImage, SegmentationResult]:
+        t0 = time.perf_counter()
+        item = self.load(path)
+        decode_ms = (time.perf_counter() - t0) * 1000
+        result = self.segment(item)
+        result.timings_ms["decode_ms"] = round(decode_ms, 2)
+        return item, result

@@ -1,1 +1,0 @@
-"""Training: configs, losses, the Lightning module and the run folder."""

@@ -1,0 +1,59 @@
+"""The inference install: predict and classify without torch; training commands say what is missing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+from dermaseg.core.zoo import DEFAULTS
+
+# Run Python with torch made unimportable: what the inference install sees.
+NO_TORCH = "import sys; sys.modules['torch'] = None\n"
+
+
+def _run_without_torch(code: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", NO_TORCH + code], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_predict_and_classify_print_the_name_given(tmp_path):
+    from dermaseg.cli import main
+
+    from dermaseg.data import sample_image
+
+    sample = sample_image()
+    assert main(["predict", str(sample), "--model", "isic-unet-lite0", "--out", str(tmp_path / "p")]) == 0
+    summary = json.loads((tmp_path / "p" / "measurements.json").read_text())["summary"]
+    assert (summary["model"], summary["backend"]) == ("isic-unet-lite0", "onnxruntime")
+
+    from dermaseg.classify.predict import load_classifier
+
+    clf = load_classifier()
+    assert (clf.name, clf.backend_name) == (DEFAULTS["classification"], "onnxruntime")
+
+
+# --- no torch -----------------------------------------------------------------------------------
+
+def test_predict_sample_and_classify_run_without_torch(tmp_path):
+    code = (f"from dermaseg.cli import main\n"
+            f"rc = main(['predict', '--sample', '--out', {str(tmp_path / 'p')!r}])\n"
+            "from dermaseg.data.samples import sample_image\n"
+            f"rc2 = main(['classify', 'predict', str(sample_image()), '--out', {str(tmp_path / 'c')!r}])\n"
+            "assert 'onnxruntime' in sys.modules\n"
+            "sys.exit(rc or rc2)\n")
+    out = _run_without_torch(code, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "p" / "ISIC_0000014_segmentation.png").is_file()
+    assert (tmp_path / "p" / "ISIC_0000014_overlay.jpg").is_file()
+    rows = (tmp_path / "p" / "measurements.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("ISIC_0000014,")
+    assert "ISIC_0000014," in (tmp_path / "c" / "classification.csv").read_text()
+
+
+def test_a_training_command_without_torch_says_so_in_one_line(tmp_path):
+    out = _run_without_torch("from dermaseg.cli import main\nsys.exit(main(['export', '--shipped']))\n", tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs the training install: pip install 'dermaseg[train]'" in lines[0], out.stderr
