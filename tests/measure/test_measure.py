@@ -74,7 +74,7 @@ def test_disc_has_the_textbook_figures():
     assert m["border_irregularity"] == pytest.approx(1.0, abs=0.03)
     assert (m["centroid_x"], m["centroid_y"]) == pytest.approx((110, 100), abs=0.01)
     assert m["asymmetry_major"] < 0.02 and m["asymmetry_minor"] < 0.02
-    assert m["asymmetry_score"] == 0
+    assert m["asymmetry_shape_score"] == 0
 
 
 def test_ellipse_feret_is_its_major_axis_and_it_is_symmetric_about_both_axes():
@@ -89,7 +89,7 @@ def test_ellipse_feret_is_its_major_axis_and_it_is_symmetric_about_both_axes():
     h = ((a - b) / (a + b)) ** 2  # Ramanujan's perimeter of an ellipse
     assert m["perimeter_px"] == pytest.approx(math.pi * (a + b) * (1 + 3 * h / (10 + math.sqrt(4 - 3 * h))), rel=0.02)
     assert m["asymmetry_major"] < 0.02 and m["asymmetry_minor"] < 0.02
-    assert m["asymmetry_score"] == 0
+    assert m["asymmetry_shape_score"] == 0
 
 
 def test_square_feret_is_its_diagonal_and_compactness_is_four_over_pi():
@@ -116,7 +116,7 @@ def test_disc_with_a_bump_is_asymmetric_about_its_minor_axis_only():
     # flipping about the minor axis moves the bump to the other side.
     assert m["asymmetry_major"] < 0.02
     assert m["asymmetry_minor"] > ASYMMETRY_THRESHOLD
-    assert m["asymmetry_score"] == 1
+    assert m["asymmetry_shape_score"] == 1
 
 
 def test_fast_feret_matches_regionprops():
@@ -253,10 +253,10 @@ def test_tds_uses_the_parts_it_can_measure():
     m = only(measure_lesions(mask, image))
     assert m["colours_present"] == ["light_brown", "dark_brown"]
     assert m["tds_parts"] == ["A", "C"]
-    assert m["tds"] == pytest.approx(1.3 * 1 + 0.5 * 2)
+    assert m["tds_partial"] == pytest.approx(1.3 * 1 + 0.5 * 2)
     no_image = only(measure_lesions(mask))
     assert no_image["colours_present"] is None and no_image["n_colours"] is None
-    assert no_image["tds_parts"] == ["A"] and no_image["tds"] == pytest.approx(1.3)
+    assert no_image["tds_parts"] == ["A"] and no_image["tds_partial"] == pytest.approx(1.3)
 
 
 def test_total_dermoscopy_score_weights():

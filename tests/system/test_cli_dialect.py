@@ -106,3 +106,30 @@ def test_experiment_moved_under_classify(monkeypatch, capsys):
     assert (args.grid, args.dry_run) == (grid, True)
     assert main(["experiment", grid, "--dry-run"]) == 0            # the old name, for one release
     assert grids == [grid] and "now `dermaseg classify experiment`" in capsys.readouterr().err
+
+
+# --- typos ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,expected", [
+    (["predcit", "x.jpg"], "did you mean 'predict'?"),
+    (["classify", "predcit"], "did you mean 'predict'?"),
+    (["predict", "x.jpg", "--ouput", "out"], "unrecognized arguments: --ouput (did you mean --out?)"),
+    (["classify", "predict", "x.jpg", "--modle", "m"], "dermaseg classify predict: error: unrecognized arguments: "
+                                                      "--modle (did you mean --model?)"),
+])
+def test_a_misspelt_command_or_flag_names_the_closest_one(argv, expected, capsys):
+    from dermaseg.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and expected in capsys.readouterr().err
+
+
+def test_hidden_commands_stay_out_of_the_list_of_choices(capsys):
+    from dermaseg.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["no-such-command"])
+    err = capsys.readouterr().err
+    assert "choose from 'data'" in err and "'predict'" in err and "'experiment'" not in err
+    assert "did you mean" not in err

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from support import ISIC2017, require_shared_data
 
 from dermaseg.core.zoo import DEFAULTS
 
@@ -20,7 +21,6 @@ def _run_without_torch(code: str, cwd) -> subprocess.CompletedProcess:
 
 def test_predict_and_classify_print_the_name_given(tmp_path):
     from dermaseg.cli import main
-
     from dermaseg.data import sample_image
 
     sample = sample_image()
@@ -56,4 +56,15 @@ def test_a_training_command_without_torch_says_so_in_one_line(tmp_path):
     out = _run_without_torch("from dermaseg.cli import main\nsys.exit(main(['export', '--shipped']))\n", tmp_path)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "needs the training install: pip install 'dermaseg[train]'" in lines[0], out.stderr
+    assert len(lines) == 1 and 'needs the training install: pip install -e ".[train]"' in lines[0], out.stderr
+
+
+def test_evaluate_without_the_report_libraries_fails_in_one_line_before_any_work(tmp_path):
+    require_shared_data()
+    code = ("sys.modules['matplotlib'] = None\nfrom dermaseg.cli import main\n"
+            f"sys.exit(main(['evaluate', '--data', {str(ISIC2017)!r}, '--limit', '2', '--out', 'ev']))\n")
+    out = _run_without_torch(code, tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "evaluate needs the training install" in lines[0] and "matplotlib" in lines[0], out.stderr
+    assert not (tmp_path / "ev").exists()

@@ -213,7 +213,20 @@ def _predict(args) -> int:
           + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")
           + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else ""),
           file=sys.stderr)
+    print(predicted_summary(result["predicted"]), file=sys.stderr)
     return EXIT_OK if not result["failed"] else EXIT_SKIPPED
+
+
+def predicted_summary(counts: dict[str, int]) -> str:
+    """How many images each class was the most probable for, with the class names spelled out."""
+    from dermaseg.classify.labels import describe_class
+
+    if not counts:
+        return "no image classified"
+    width = max(len(name) for name in counts)
+    lines = ["most probable class:"] + [f"  {n:>5}  {name:<{width}}  {describe_class(name)}"
+                                         for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return "\n".join(lines)
 
 
 @_user_errors

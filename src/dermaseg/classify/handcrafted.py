@@ -35,8 +35,8 @@ HIST_BINS = 16
 SPACES = ("rgb", "hsv", "lab")
 CHANNELS = {"rgb": "RGB", "hsv": "HSV", "lab": "Lab"}
 ABCD = ("lesion_found", "n_lesions", "area_fraction", "border_irregularity", "asymmetry_major",
-        "asymmetry_minor", "asymmetry_score", "axis_ratio", "feret_to_diameter", "centre_offset", "n_colours",
-        *(f"colour_{c}" for c in COLOURS), "tds")
+        "asymmetry_minor", "asymmetry_shape_score", "axis_ratio", "feret_to_diameter", "centre_offset", "n_colours",
+        *(f"colour_{c}" for c in COLOURS), "tds_partial")
 GROUPS = ("glcm", "hist", "moment", "abcd")
 
 
@@ -149,10 +149,10 @@ def abcd_features(image: np.ndarray, lesion: np.ndarray) -> list[float]:
     values = {
         "lesion_found": 1.0, "n_lesions": float(len(lesions)), "area_fraction": area / (h * w),
         "border_irregularity": m["border_irregularity"], "asymmetry_major": m["asymmetry_major"],
-        "asymmetry_minor": m["asymmetry_minor"], "asymmetry_score": float(m["asymmetry_score"]),
+        "asymmetry_minor": m["asymmetry_minor"], "asymmetry_shape_score": float(m["asymmetry_shape_score"]),
         "axis_ratio": m["minor_axis_length_px"] / max(m["major_axis_length_px"], 1e-9),
         "feret_to_diameter": m["max_feret_diameter_px"] / max(m["equivalent_diameter_px"], 1e-9),
-        "centre_offset": offset, "n_colours": float(m["n_colours"] or 0), "tds": float(m["tds"]),
+        "centre_offset": offset, "n_colours": float(m["n_colours"] or 0), "tds_partial": float(m["tds_partial"]),
         **{f"colour_{c}": float(c in present) for c in COLOURS},
     }
     return [float(values[n]) for n in ABCD]

@@ -16,6 +16,22 @@ from dermaseg.data.readers import Record
 TASKS = ("auto", "melanoma")
 MELANOMA_NAMES = {"mel", "melanoma", "malignant"}   # HAM10000, ISIC 2017 / PH2, ISIC 2016
 BINARY_CLASSES = ("not_melanoma", "melanoma")
+# Each class name spelled out, for summaries people read.
+CLASS_DESCRIPTIONS = {
+    "akiec": "actinic keratosis or intraepithelial carcinoma (Bowen's disease)",
+    "bcc": "basal cell carcinoma",
+    "bkl": "benign keratosis-like lesion (solar lentigo, seborrheic keratosis, lichen planus-like keratosis)",
+    "df": "dermatofibroma",
+    "mel": "melanoma",
+    "nv": "melanocytic nevus",
+    "vasc": "vascular lesion (angioma, angiokeratoma, pyogenic granuloma, haemorrhage)",
+    "melanoma": "melanoma",
+    "nevus": "melanocytic nevus",
+    "seborrheic_keratosis": "seborrheic keratosis",
+    "atypical_nevus": "atypical nevus",
+    "common_nevus": "common nevus",
+    "not_melanoma": "not melanoma",
+}
 
 
 def record_class(record: Record, task: str = "auto") -> str | None:
@@ -68,3 +84,8 @@ def renamed(record: Record, class_map: dict, **labels) -> Record:
     dx = record.diagnosis
     new = class_map.get(str(dx).strip().lower(), dx)
     return dataclasses.replace(record, labels={**record.labels, "dx": new, "source_dx": dx, **labels})
+
+
+def describe_class(name: str) -> str:
+    """The class name spelled out ("mel" -> "melanoma"); an unknown name as it is."""
+    return CLASS_DESCRIPTIONS.get(str(name).lower(), str(name))

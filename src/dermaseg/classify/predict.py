@@ -268,7 +268,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
                    ignored: list[dict] | None = None) -> dict:
     """Classify `files`, write `out_csv` (+ a JSON summary beside it).
 
-    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv'}. The CSV's `warning` column
+    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv', 'predicted': {class: count}}. The CSV's `warning` column
     names why a prediction should not be trusted (no lesion found, too dark, blurry, tiny).
     """
     import json
@@ -282,6 +282,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     check = LesionCheck.for_classifier(classifier, lesion_check)
     failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
     written = flagged = 0
+    counts: dict[str, int] = {}
     min_side = max(640, 4 * classifier.pipeline.size)
     columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
     with open(out_csv, "w", newline="") as fh:
@@ -307,12 +308,13 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
                 if warning:
                     flagged += 1
                     print(f"dermaseg: warning: {path}: {warning}", file=sys.stderr)
-                writer.writerow([path.stem, classifier.class_names[int(p.argmax())],
-                                 *(f"{v:.6f}" for v in p), str(path), warning])
+                predicted = classifier.class_names[int(p.argmax())]
+                writer.writerow([path.stem, predicted, *(f"{v:.6f}" for v in p), str(path), warning])
+                counts[predicted] = counts.get(predicted, 0) + 1
                 written += 1
             if progress and len(files) > chunk:
                 print(f"classified {min(start + chunk, len(files))}/{len(files)}", file=sys.stderr)
     summary = {"written": written, "flagged": flagged, "failed": [{"path": f, "error": e} for f, e in failed],
                "ignored": list(ignored or []), "csv": str(out_csv)}
     out_csv.with_suffix(".json").write_text(json.dumps(summary, indent=2))
-    return {"written": written, "failed": failed, "flagged": flagged, "csv": str(out_csv)}
+    return {"written": written, "failed": failed, "flagged": flagged, "csv": str(out_csv), "predicted": counts}

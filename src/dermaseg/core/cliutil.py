@@ -8,6 +8,8 @@ Exit status, the same for every command that processes many files: 0 every file 
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib
 import math
 import sys
 
@@ -101,3 +103,54 @@ def json_safe(value, *, finite: bool = False):
     if finite and isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that helps with typos: a misspelt command or flag names the closest one, and the
+    list of choices leaves out hidden commands (old names kept for a release, registered without
+    help). Subcommand parsers inherit the class."""
+
+    def _check_value(self, action, value):
+        if action.choices is None or value in action.choices:
+            return super()._check_value(action, value)
+        shown = visible_choices(action)
+        close = difflib.get_close_matches(str(value), shown, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}; choose from "
+                                             + ", ".join(repr(c) for c in shown))
+
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            owner = _command_parser(self, args)
+            flags = [s for a in owner._actions for s in a.option_strings]
+            hints = [f"{e} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(e.split("=")[0], flags, n=1))
+                     else e for e in extras]
+            owner.error("unrecognized arguments: " + " ".join(hints))
+        return parsed
+
+
+def visible_choices(action: argparse.Action) -> list[str]:
+    """The choices `--help` lists: for subcommands, those registered with help."""
+    pseudo = getattr(action, "_choices_actions", None)
+    if isinstance(action, argparse._SubParsersAction) and pseudo:
+        return [choice.dest for choice in pseudo]
+    return [str(c) for c in action.choices]
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)command parser that `argv` selects, e.g. `classify predict`'s for its flags."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for i, token in enumerate(argv):
+                if token in action.choices:
+                    return _command_parser(action.choices[token], argv[i + 1:])
+    return parser
+
+
+def require(*modules: str) -> None:
+    """Import `modules` now: a command that needs the training install fails in one line, naming
+    what is missing, before any work or progress bar (dermaseg.cli turns the error into that line)."""
+    for name in modules:
+        importlib.import_module(name)

@@ -20,8 +20,8 @@ COLUMNS = (
     "image_id", "lesion_index", "area_px", "area_mm2", "perimeter_px", "perimeter_mm",
     "equivalent_diameter_px", "equivalent_diameter_mm", "max_feret_diameter_px", "max_feret_diameter_mm",
     "major_axis_length_px", "major_axis_length_mm", "minor_axis_length_px", "minor_axis_length_mm",
-    "centroid_x", "centroid_y", "asymmetry_major", "asymmetry_minor", "asymmetry_score",
-    "border_irregularity", "colours_present", "n_colours", "tds", "tds_parts",
+    "centroid_x", "centroid_y", "asymmetry_major", "asymmetry_minor", "asymmetry_shape_score",
+    "border_irregularity", "colours_present", "n_colours", "tds_partial", "tds_parts",
 )
 
 
@@ -60,7 +60,7 @@ def measure_lesions(mask: np.ndarray, image: np.ndarray | None = None, mm_per_pi
         mismatch_major, mismatch_minor = asymmetry(lesion.region)
         row["asymmetry_major"] = mismatch_major
         row["asymmetry_minor"] = mismatch_minor
-        row["asymmetry_score"] = asymmetry_score(mismatch_major, mismatch_minor)
+        row["asymmetry_shape_score"] = asymmetry_score(mismatch_major, mismatch_minor)
 
         present = None
         if image is not None:
@@ -69,7 +69,7 @@ def measure_lesions(mask: np.ndarray, image: np.ndarray | None = None, mm_per_pi
         row["colours_present"] = present
         row["n_colours"] = None if present is None else len(present)
         # B (abrupt border cut-off) and D (structures) are not measured: see docs/measurements.md.
-        row["tds"], row["tds_parts"] = total_dermoscopy_score(A=row["asymmetry_score"], C=row["n_colours"])
+        row["tds_partial"], row["tds_parts"] = total_dermoscopy_score(A=row["asymmetry_shape_score"], C=row["n_colours"])
 
         if mm_per_pixel is not None:
             row["area_mm2"] = row["area_px"] * mm_per_pixel ** 2
@@ -96,7 +96,7 @@ def measurements_table(results: dict[str, list[dict]]) -> "pandas.DataFrame":  #
     extra = [key for row in rows for key in row if key not in COLUMNS]
     columns = [c for c in COLUMNS if any(c in row for row in rows)] + list(dict.fromkeys(extra))
     table = pd.DataFrame(rows, columns=columns or ["image_id"])
-    for name in ("lesion_index", "area_px", "asymmetry_score", "n_colours"):
+    for name in ("lesion_index", "area_px", "asymmetry_shape_score", "n_colours"):
         if name in table:
             table[name] = table[name].astype("Int64")  # integers with gaps, not floats
     return table

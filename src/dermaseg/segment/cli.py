@@ -10,6 +10,7 @@ from dermaseg.core.cliutil import (
     EXIT_SKIPPED,
     HelpFormatter,
     accept_old_positionals,
+    require,
 )
 from dermaseg.core.errors import UserError
 
@@ -125,6 +126,7 @@ def _register_evaluate(subparsers) -> None:
 
 
 def _evaluate(args) -> int:
+    require("matplotlib")  # the report's figures: the training install
     from dermaseg.segment.evaluate import evaluate
     from dermaseg.segment.strata import format_strata
 

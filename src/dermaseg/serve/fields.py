@@ -25,11 +25,11 @@ FIELDS: dict[str, tuple[str, str]] = {
     "centroid_y": ("px", "centre of mass, from the image's top edge"),
     "asymmetry_major": ("fraction", "area left unmatched when flipped about the long axis (0 = symmetric)"),
     "asymmetry_minor": ("fraction", "area left unmatched when flipped about the short axis (0 = symmetric)"),
-    "asymmetry_score": ("0–2", "axes with more than 10% mismatch: the shape part of ABCD's A"),
+    "asymmetry_shape_score": ("0–2", "axes with more than 10% mismatch: the shape part of ABCD's A"),
     "border_irregularity": ("ratio", "compactness P²/(4πA): 1 for a disc, larger for a ragged border"),
     "colours_present": ("", "dermoscopic colours covering at least 5% of the lesion"),
     "n_colours": ("count", "number of colours present: ABCD's C"),
-    "tds": ("score", "partial total dermoscopy score 1.3·A + 0.5·C (B and D not measured)"),
+    "tds_partial": ("score", "partial total dermoscopy score 1.3·A + 0.5·C (B and D not measured)"),
     "tds_parts": ("", "the ABCD parts the score includes"),
 }
 

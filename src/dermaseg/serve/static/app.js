@@ -7,8 +7,8 @@ const LABELS = {
   area: "Area", perimeter: "Perimeter", equivalent_diameter: "Equivalent diameter",
   max_feret_diameter: "Largest diameter", major_axis_length: "Major axis", minor_axis_length: "Minor axis",
   centroid_x: "Centre x", centroid_y: "Centre y", asymmetry_major: "Asymmetry (long axis)",
-  asymmetry_minor: "Asymmetry (short axis)", asymmetry_score: "Asymmetry score", border_irregularity:
-  "Border irregularity", colours_present: "Colours", n_colours: "Number of colours", tds: "Dermoscopy score (A+C)",
+  asymmetry_minor: "Asymmetry (short axis)", asymmetry_shape_score: "Asymmetry (shape) score", border_irregularity:
+  "Border irregularity", colours_present: "Colours", n_colours: "Number of colours", tds_partial: "Partial dermoscopy score (A+C)",
 };
 const HIDDEN = new Set(["lesion_index", "tds_parts"]);
 const CLASS_NAMES = {
