@@ -4,8 +4,9 @@
     python scripts/architecture.py --check    # exit 1 if it is out of date (the test suite runs this)
 
 The layers are the import-linter contract in pyproject.toml; the arrows are the imports grimp
-finds (lazy imports inside functions included), folded to one arrow per pair of packages with
-the number of module-to-module imports behind it. Nothing here is written by hand.
+finds (lazy imports inside functions included), folded to one arrow per pair of packages. The
+page changes only when the structure does: a new link between packages, a package moved.
+Nothing here is written by hand.
 """
 
 from __future__ import annotations
@@ -50,12 +51,6 @@ def package_imports() -> Counter:
     return pairs
 
 
-def lines_of(name: str) -> int:
-    root = REPO / "src" / "dermaseg"
-    files = [root / f"{name}.py"] if (root / f"{name}.py").exists() else sorted((root / name).rglob("*.py"))
-    return sum(len(f.read_text().splitlines()) for f in files)
-
-
 def render() -> str:
     rows = layers()
     pairs = package_imports()
@@ -66,19 +61,18 @@ def render() -> str:
         out.append("        direction LR")
         out.extend(f"        {n}[{n}/]" if n != "cli" else "        cli[cli.py]" for n in row)
         out.append("    end")
-    for (a, b), count in sorted(pairs.items()):
-        out.append(f"    {a} -->|{count}| {b}")
+    for a, b in sorted(pairs):
+        out.append(f"    {a} --> {b}")
     out += ["```", ""]
-    out.append("| layer (top first) | package | lines | imports from |")
-    out.append("| --- | --- | --- | --- |")
+    out.append("| layer (top first) | package | imports from |")
+    out.append("| --- | --- | --- |")
     for i, row in enumerate(rows):
         for n in row:
-            uses = ", ".join(f"{b} ({c})" for (a, b), c in sorted(pairs.items()) if a == n) or "nothing of dermaseg"
-            out.append(f"| {i + 1} | `{n}` | {lines_of(n)} | {uses} |")
-    task_links = {(a, b): c for (a, b), c in pairs.items() if a in TASKS and b in TASKS}
-    out += ["", f"{len(names)} top-level modules and packages; {len(pairs)} package-to-package import links "
-                f"({sum(pairs.values())} module imports). Between the two tasks: "
-                + (", ".join(f"{a} → {b} ({c})" for (a, b), c in sorted(task_links.items())) or "none") + ".", "", END]
+            uses = ", ".join(b for a, b in sorted(pairs) if a == n) or "nothing of dermaseg"
+            out.append(f"| {i + 1} | `{n}` | {uses} |")
+    task_links = [f"{a} → {b}" for a, b in sorted(pairs) if a in TASKS and b in TASKS]
+    out += ["", f"{len(names)} top-level modules and packages; {len(pairs)} package-to-package import links. "
+                f"Between the two tasks: {', '.join(task_links) or 'none'}.", "", END]
     return "\n".join(out)
 
 

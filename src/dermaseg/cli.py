@@ -21,8 +21,15 @@ import sys
 import warnings
 
 from dermaseg import __version__
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_USAGE, ArgumentParser, take_old_positionals
+from dermaseg.core.cliutil import (
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    EXIT_WRITE_FAILED,
+    ArgumentParser,
+    take_old_positionals,
+)
 from dermaseg.core.errors import UserError
+from dermaseg.core.files import OutputError
 
 SUBCOMMAND_MODULES = [
     "dermaseg.data.cli",          # data inspect | split
@@ -90,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         take_old_positionals(args, _command_name(args))
         result = args.func(args)
+    except OutputError as exc:
+        print(f"dermaseg: error: {exc}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except (UserError, FileNotFoundError) as exc:
         print(f"dermaseg: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -258,6 +258,37 @@ def test_missing_file_and_bad_parameters_are_422():
     assert_error(c.post("/v1/segment?format=gif", files=upload(SMALL_JPEG)), 422)
 
 
+@pytest.mark.parametrize("scale", ["1e308", "inf", "nan", "-inf", "1" * 5000, "11"])
+def test_absurd_scales_are_422_not_500(scale):
+    body = assert_error(stub_client().post(f"/v1/segment?mm_per_pixel={scale}", files=upload(SMALL_JPEG)), 422)
+    assert "mm_per_pixel" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("name", ["皮膚.jpg", 'a"b.jpg', "x\\y;z%.jpg"])
+@pytest.mark.parametrize("query", ["format=png", "overlay=1"])
+def test_download_names_survive_any_upload_name(name, query):
+    from urllib.parse import unquote
+
+    response = stub_client().post(f"/v1/segment?{query}", files=upload(SMALL_JPEG, name))
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    kind = "overlay" if "overlay" in query else "segmentation"
+    assert disposition.count('"') == 2 and disposition.startswith('attachment; filename="')
+    assert unquote(disposition.split("filename*=UTF-8''")[1]).endswith(f"_{kind}.png")
+
+
+def test_content_disposition_escapes_quotes_and_keeps_the_exact_name():
+    from urllib.parse import unquote
+
+    from dermaseg.serve.app import attachment
+
+    for name in ['a"b_segmentation.png', "皮膚_overlay.png", "a\r\nX-Evil: 1.png"]:
+        header = attachment(name)
+        assert header.count('"') == 2 and "\r" not in header and "\n" not in header
+        assert unquote(header.split("filename*=UTF-8''")[1]) == name
+
+
+
 def test_busy_server_answers_503_with_retry_after():
     app = create_app(Engines(StubSegmenter(delay=0.5), None, "-"), Limits(workers=1, queue=1, retry_after_s=3))
 

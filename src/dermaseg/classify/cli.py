@@ -56,6 +56,8 @@ def register(subparsers) -> None:
                    help="classifier file or shipped name (default: the shipped one); repeat it to predict "
                         "with an ensemble, the mean of the models' probabilities")
     r.add_argument("--out", default="predictions", help="output folder")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace classification.csv/.json an earlier run left in --out; without it such an --out is refused")
     r.add_argument("--tta", type=int, default=None, metavar="N",
                    help="test-time augmentation: dihedral views averaged, 1-8 (default: the model's)")
     r.add_argument("--crop", default="model", choices=["model", "none", "segmenter"],
@@ -200,15 +202,16 @@ def _calibrate(args) -> int:
 @_user_errors
 def _predict(args) -> int:
     from dermaseg.classify.predict import classify_files, gather_images, load_classifier
-    from dermaseg.data.inputs import prepare_output_dir, report_inputs
+    from dermaseg.data.inputs import prepare_output_dir, refuse_earlier_outputs, report_inputs
 
     out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
     inputs = gather_images(args.paths)
     report_inputs(inputs)
+    refuse_earlier_outputs(out, ["classification.csv", "classification.json"], overwrite=args.overwrite)
     clf = load_classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
                           threads=args.threads)
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
-                            skipped=inputs.skipped, ignored=inputs.ignored)
+                            skipped=inputs.skipped, ignored=inputs.ignored, overwrite=args.overwrite)
     print(f"classified {result['written']} image(s) -> {result['csv']}"
           + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")
           + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else ""),

@@ -12,7 +12,7 @@ from dermaseg.classify.crop import CROP_MODES
 from dermaseg.classify.labels import TASKS
 from dermaseg.classify.sampling import check_method
 from dermaseg.classify.splits import SPLIT_MODES
-from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
+from dermaseg.core.config import OPTIMIZERS, Key, defaults, load, positive
 
 # Mixed precision keeps the weights (and what is saved) in fp32; bf16-true / 16-true are left out.
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
@@ -85,7 +85,7 @@ SCHEMA: dict = {
         "epochs": Key(10, int, low=1),
         "batch_size": Key(64, int, low=1),
         "optimizer": Key("adam", str, choices=OPTIMIZERS, fold=True),
-        "lr": Key(1.0e-3, float),
+        "lr": Key(1.0e-3, float, check=positive),
         "backbone_lr_factor": Key(0.1, float),         # LR of the pretrained stages that train = lr * factor
         "freeze_epochs": Key(1, int, None, low=0),     # classifier-only epochs before those stages train
         "weight_decay": Key(0.0, float),

@@ -265,27 +265,32 @@ class LesionCheck:
 
 def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 32,
                    progress: bool = True, lesion_check: bool = True, skipped: list[dict] | None = None,
-                   ignored: list[dict] | None = None) -> dict:
+                   ignored: list[dict] | None = None, overwrite: bool = False) -> dict:
     """Classify `files`, write `out_csv` (+ a JSON summary beside it).
 
     Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv', 'predicted': {class: count}}. The CSV's `warning` column
-    names why a prediction should not be trusted (no lesion found, too dark, blurry, tiny).
+    names why a prediction should not be trusted (no lesion found, too dark, blurry, tiny). Image
+    ids follow `dermaseg.data.inputs.output_ids`; CSV files already in the folder are refused
+    unless `overwrite`. Both files are written whole or not at all.
     """
     import json
 
+    from dermaseg.core.files import atomic_open, spreadsheet_text
+    from dermaseg.data.inputs import output_ids, prepare_output_dir, refuse_earlier_outputs
     from dermaseg.data.io import ImageReadError
     from dermaseg.data.loading import load_for_inference
-    from dermaseg.data.inputs import prepare_output_dir
 
     out_csv = Path(out_csv)
     prepare_output_dir(out_csv.parent)
+    refuse_earlier_outputs(out_csv.parent, [out_csv.name, out_csv.with_suffix(".json").name], overwrite=overwrite)
+    ids = output_ids(files)
     check = LesionCheck.for_classifier(classifier, lesion_check)
     failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
     written = flagged = 0
     counts: dict[str, int] = {}
     min_side = max(640, 4 * classifier.pipeline.size)
     columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
-    with open(out_csv, "w", newline="") as fh:
+    with atomic_open(out_csv, newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for start in range(0, len(files), chunk):
@@ -309,12 +314,14 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
                     flagged += 1
                     print(f"dermaseg: warning: {path}: {warning}", file=sys.stderr)
                 predicted = classifier.class_names[int(p.argmax())]
-                writer.writerow([path.stem, predicted, *(f"{v:.6f}" for v in p), str(path), warning])
+                writer.writerow([spreadsheet_text(ids[path]), predicted, *(f"{v:.6f}" for v in p),
+                                 spreadsheet_text(str(path)), spreadsheet_text(warning)])
                 counts[predicted] = counts.get(predicted, 0) + 1
                 written += 1
             if progress and len(files) > chunk:
                 print(f"classified {min(start + chunk, len(files))}/{len(files)}", file=sys.stderr)
     summary = {"written": written, "flagged": flagged, "failed": [{"path": f, "error": e} for f, e in failed],
                "ignored": list(ignored or []), "csv": str(out_csv)}
-    out_csv.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    with atomic_open(out_csv.with_suffix(".json")) as fh:
+        json.dump(summary, fh, indent=2)
     return {"written": written, "failed": failed, "flagged": flagged, "csv": str(out_csv), "predicted": counts}

@@ -20,9 +20,11 @@ from dermaseg.core.errors import UserError
 EXIT_OK = 0          # every file done
 EXIT_USAGE = 2       # bad arguments, unusable output folder, or nothing to do
 EXIT_SKIPPED = 3     # done, but some files were skipped (each is listed with its reason)
+EXIT_WRITE_FAILED = 4  # an output could not be written (disk full, permissions): finished files are kept
 
 EXIT_CODES_HELP = ("exit status: 0 every file done; 3 some files skipped (each listed with the reason); "
-                   "2 usage error, unusable output folder or nothing to do")
+                   "2 usage error, unusable output folder or nothing to do; 4 an output could not be "
+                   "written (disk full, no permission: the file is named, finished results are kept)")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -154,3 +156,19 @@ def require(*modules: str) -> None:
     what is missing, before any work or progress bar (dermaseg.cli turns the error into that line)."""
     for name in modules:
         importlib.import_module(name)
+
+
+def float_between(low: float, high: float, *, include_high: bool = False):
+    """An argparse type: a finite number above `low` and below `high` (at most `high` with
+    `include_high`). Out of range is a usage error naming the flag, before any file is read."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        inside = math.isfinite(value) and value > low and (value <= high if include_high else value < high)
+        if not inside:
+            top = f"at most {high:g}" if include_high else f"below {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number above {low:g} and {top}")
+        return value
+    return parse

@@ -15,6 +15,7 @@ folder's config.yaml stores.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -64,6 +65,8 @@ class Key:
             raise ValueError(f"{where} must be {wanted}, got {value!r}")
         if value is None:
             return value
+        if isinstance(value, float) and not math.isfinite(value):   # NaN passes every range check
+            raise ValueError(f"{where} must be a finite number, got {value!r}")
         if self.choices is not None:
             seen = str(value).lower().replace(" ", "") if self.fold else value
             if seen not in self.choices:
@@ -79,6 +82,20 @@ class Key:
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from None
         return value
+
+
+def positive(value):
+    """A `Key` check: the number must be above zero."""
+    if not value > 0:
+        raise ValueError(f"must be above 0, got {value!r}")
+    return value
+
+
+def strictly_between_0_and_1(value):
+    """A `Key` check for probability thresholds: 0 and 1 would give all-lesion or empty masks."""
+    if not 0 < value < 1:
+        raise ValueError(f"must lie strictly between 0 and 1, got {value!r}")
+    return value
 
 
 def _is(value, kind) -> bool:

@@ -1,14 +1,97 @@
-"""Result files both tasks write: a JSON document and its markdown table side by side."""
+"""Result files, written so that nothing is ever half there: every file goes to a temporary
+name in its folder and is renamed into place when complete, so a full disk, a kill or a crash
+leaves the earlier version (or nothing), never a truncated file. A failed write raises
+`OutputError` naming the file. Also: a JSON document and its markdown table side by side, and
+CSV text cells a spreadsheet will not run as formulas."""
 
 from __future__ import annotations
 
+import contextlib
+import errno as errnos
+import io
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from dermaseg.core.errors import UserError
+
+# Text files dermaseg writes are UTF-8; a file name that is not (bytes from an old archive,
+# carried by Python as surrogate escapes) is written as its \udcXX escape, not refused.
+TEXT_ERRORS = "backslashreplace"
+# Temporary files are made private (0600); the finished file gets the usual permissions.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+class OutputError(UserError, OSError):
+    """An output file could not be written (disk full, no permission, ...): names the file."""
+
+    def __init__(self, path: Path | str, exc: OSError):
+        reason = exc.strerror or errnos.errorcode.get(exc.errno or 0, "") or str(exc)
+        super().__init__(f"{path}: could not write it ({reason})")
+        self.errno, self.path = exc.errno, Path(path)
+
+
+def write_bytes(path: Path | str, data: bytes) -> Path:
+    """`data` into `path`, atomically; OutputError naming the file if it fails."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[io.IOBase]:
+    """open() for writing, into a temporary file beside `path` renamed over it when the block
+    ends without error. Text mode is UTF-8 (TEXT_ERRORS for undecodable names) unless told."""
+    path = Path(path)
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+        kwargs.setdefault("errors", TEXT_ERRORS)
+    fd, tmp = -1, None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{_ascii(path.name)}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            fd = -1
+            yield fh
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(path, exc) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _ascii(name: str) -> str:
+    return name.encode("ascii", "replace").decode()[:60]
 
 
 def write_json_and_markdown(out_dir: Path | str, stem: str, document: dict, table: str) -> None:
     """`<stem>.json` (the document) and `<stem>.md` (the table) in `out_dir`, created if needed."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.json").write_text(json.dumps(document, indent=2))
-    (out_dir / f"{stem}.md").write_text(table)
+    with atomic_open(out_dir / f"{stem}.json") as fh:
+        fh.write(json.dumps(document, indent=2))
+    with atomic_open(out_dir / f"{stem}.md") as fh:
+        fh.write(table)
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP
+# "CSV injection"); file names are the user's and can start with anything.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    """`value` for a CSV cell: text that a spreadsheet would run as a formula gets a leading
+    apostrophe (shown as text, the apostrophe hidden); numbers and other text pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -3,7 +3,8 @@
 A mask is two flat regions. libpng's default adaptive filtering tries five filters on every
 row; no filter and zlib's run-length strategy give a smaller file about 4x faster. The overlay
 is a photograph with an outline: JPEG (quality 90) encodes it about 10x faster than PNG, and
-the file is 10x smaller.
+the file is 10x smaller. Both are encoded in memory and written by Python, atomically
+(dermaseg.core.files): OpenCV never sees the file name, which may be any bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from dermaseg.core.files import write_bytes
 
 MASK_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE,
             cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
@@ -36,12 +39,13 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 def write_png(path: Path, array: np.ndarray) -> None:
-    """A mask (H, W) or an RGB picture (H, W, 3) as PNG; OSError naming the file if it fails."""
-    if not cv2.imwrite(str(path), _bgr(array), _params(array)):
-        raise OSError(f"{path}: could not write PNG")
+    """A mask (H, W) or an RGB picture (H, W, 3) as PNG, atomically; OutputError naming the file."""
+    write_bytes(path, encode_png(array))
 
 
 def write_jpeg(path: Path, rgb: np.ndarray) -> None:
-    """An RGB picture as JPEG (quality 90); OSError naming the file if it fails."""
-    if not cv2.imwrite(str(path), _bgr(rgb), OVERLAY_JPEG):
-        raise OSError(f"{path}: could not write JPEG")
+    """An RGB picture as JPEG (quality 90), atomically; OutputError naming the file if it fails."""
+    ok, buf = cv2.imencode(".jpg", _bgr(rgb), OVERLAY_JPEG)
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    write_bytes(path, buf.tobytes())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections import Counter
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -47,11 +48,15 @@ def gather_inputs(paths: list[str]) -> Inputs:
             out.files += matched
             if not matched:
                 out.skipped.append({"path": text, "error": "no file matches this pattern"})
-    seen, unique = set(), []
+    first: dict[Path, Path] = {}
+    unique = []
     for f in out.files:
-        if f.resolve() not in seen:
-            seen.add(f.resolve())
-            unique.append(f)
+        real = f.resolve()
+        if real in first:  # a link to (or a second name of) a file already listed: done once
+            out.ignored.append({"path": str(f), "reason": f"the same file as {first[real]}, done once"})
+            continue
+        first[real] = f
+        unique.append(f)
     out.files = unique
     if not out.files and not out.skipped:
         raise ValueError("no input images found in " + ", ".join(paths))
@@ -63,10 +68,10 @@ def report_inputs(inputs: Inputs) -> None:
     for s in inputs.skipped:
         print(f"dermaseg: skipped {s['path']}: {s['error']}", file=sys.stderr)
     if inputs.ignored:
-        shown = ", ".join(Path(i["path"]).name for i in inputs.ignored[:5])
-        more = f" and {len(inputs.ignored) - 5} more" if len(inputs.ignored) > 5 else ""
-        print(f"dermaseg: ignored {len(inputs.ignored)} non-image entr{'y' if len(inputs.ignored) == 1 else 'ies'} "
-              f"({shown}{more})", file=sys.stderr)
+        shown = "; ".join(f"{Path(i['path']).name} ({i['reason']})" for i in inputs.ignored[:5])
+        more = f"; and {len(inputs.ignored) - 5} more (listed in the run's JSON)" if len(inputs.ignored) > 5 else ""
+        print(f"dermaseg: ignored {len(inputs.ignored)} entr{'y' if len(inputs.ignored) == 1 else 'ies'}: "
+              f"{shown}{more}", file=sys.stderr)
 
 
 def collect_inputs(paths: list[str]) -> list[Path]:
@@ -94,3 +99,44 @@ def prepare_output_dir(path: Path | str) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"{path}: output folder is not writable (permission denied)")
     return path
+
+
+def output_ids(files: list[Path]) -> dict[Path, str]:
+    """Each input's image id, the stem of its output files: the file name without its extension.
+
+    Where inputs would share an id (the same stem with two extensions, the same name in two
+    folders; compared case-blind, as some file systems are), each of them gets instead its path
+    from their common folder, folders joined by "__" and the extension after "_":
+    clinicA/IMG_0001.jpg -> clinicA__IMG_0001_jpg, lesion7.png -> lesion7_png. An id still taken
+    gets "_2", "_3", ... So no output ever overwrites another.
+    """
+    stems = Counter(f.stem.casefold() for f in files)
+    clashing = [f for f in files if stems[f.stem.casefold()] > 1]
+    ids = {f: f.stem for f in files}
+    if clashing:
+        root = Path(os.path.commonpath([str(f.absolute().parent) for f in clashing]))
+        for f in clashing:
+            rel = f.absolute().relative_to(root)
+            name = f"{rel.stem}_{rel.suffix[1:]}" if rel.suffix else rel.stem
+            ids[f] = "__".join((*rel.parent.parts, name))
+    taken: Counter = Counter()
+    for f in files:
+        key = ids[f].casefold()
+        taken[key] += 1
+        if taken[key] > 1:
+            while f"{ids[f]}_{taken[key]}".casefold() in taken:
+                taken[key] += 1
+            ids[f] = f"{ids[f]}_{taken[key]}"
+            taken[ids[f].casefold()] += 1
+    return ids
+
+
+def refuse_earlier_outputs(out_dir: Path, names, *, overwrite: bool) -> None:
+    """ValueError when `out_dir` already holds any of `names` (files this run would write, or an
+    earlier run's result files), unless `overwrite`: a user's files and an earlier run are never
+    replaced without being asked."""
+    present = [n for n in names if (out_dir / n).exists() or (out_dir / n).is_symlink()]
+    if present and not overwrite:
+        shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+        raise ValueError(f"{out_dir}: already holds {shown}: choose another --out, or add --overwrite "
+                         "to replace what is there")

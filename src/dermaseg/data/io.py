@@ -15,6 +15,7 @@ Images come back as RGB uint8 (H, W, 3) whatever the file holds (grayscale, RGBA
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import threading
@@ -87,6 +88,11 @@ class ImageWarning(UserWarning):
 def path_problem(path: Path) -> str | None:
     """Why `path` cannot be an image file, judged without opening it; None if it may be one."""
     if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"symbolic link loop ({path} -> {os.readlink(path)} leads back to itself)"
         return f"broken symbolic link (points to {os.readlink(path)}, which does not exist)"
     if not path.exists():
         return "file does not exist"
@@ -287,7 +293,8 @@ def scan_folder(folder: Path | str) -> FolderListing:
     empty files), and the rest."""
     out = FolderListing()
     for p in sorted(Path(folder).iterdir()):
-        if p.name.startswith("."):
+        if p.name.startswith("."):  # .DS_Store, ._IMG_0001.jpg (macOS), .thumbnails: never a photograph
+            out.ignored.append((p, "hidden entry (its name starts with a dot)"))
             continue
         named_as_image = p.suffix.lower() in IMAGE_SUFFIXES
         problem = path_problem(p)

@@ -8,11 +8,12 @@ Definitions and references: docs/measurements.md.
 
 from dermaseg.measure.abcd import ASYMMETRY_THRESHOLD, asymmetry_score, total_dermoscopy_score
 from dermaseg.measure.colour import COLOURS
-from dermaseg.measure.lesions import MIN_AREA_PX, measure_lesions, measurements_table
+from dermaseg.measure.lesions import MAX_MM_PER_PIXEL, MIN_AREA_PX, measure_lesions, measurements_table
 
 __all__ = [
     "ASYMMETRY_THRESHOLD",
     "COLOURS",
+    "MAX_MM_PER_PIXEL",
     "MIN_AREA_PX",
     "asymmetry_score",
     "measure_lesions",

@@ -11,6 +11,9 @@ from dermaseg.measure.abcd import asymmetry_score, total_dermoscopy_score
 from dermaseg.measure.shape import as_lesion_mask, asymmetry, find_lesions, shape_features
 
 MIN_AREA_PX = 64  # smaller components are specks, not lesions
+# The largest scale the commands and the API take: no photograph of skin has 10 mm pixels (a
+# dermoscope gives ~0.005-0.05 mm), and an absurd scale only overflows the areas.
+MAX_MM_PER_PIXEL = 10.0
 
 # Pixel lengths and areas that get a millimetre twin when a scale is given.
 _LENGTHS = ("perimeter", "equivalent_diameter", "max_feret_diameter", "major_axis_length", "minor_axis_length")

@@ -9,18 +9,24 @@ from pathlib import Path
 
 
 from dermaseg.core.cliutil import json_safe
+from dermaseg.core.files import OutputError, atomic_open, spreadsheet_text
 from dermaseg.data.encode import write_jpeg, write_png
-from dermaseg.data.inputs import prepare_output_dir
+from dermaseg.data.inputs import output_ids, prepare_output_dir, refuse_earlier_outputs
+
+RESULT_FILES = ("measurements.csv", "measurements.json")
 
 
 def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bool = False, threshold=None,
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
-                  ignored: list[dict] | None = None, batch_size: int = 4) -> dict:
+                  ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False) -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
     a batch, and upscaling/writing/measuring the previous ones, so both cores stay busy.
+    Output names follow `output_ids`; an `out_dir` that already holds any of them, or an
+    earlier run's measurements, is refused unless `overwrite` (which first removes the files
+    the earlier run's measurements.json lists).
     """
     from tqdm import tqdm
 
@@ -28,21 +34,27 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     from dermaseg.segment.segmenter import Segmenter
 
     out_dir = prepare_output_dir(out_dir)
+    ids = output_ids(files)
+    written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
+    refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads)
+    if overwrite:
+        _remove_earlier_run(out_dir, keep=set(written))
     per_image: list[dict] = []
     failed: list[dict] = [dict(s, image_id=Path(s["path"]).stem) for s in skipped or []]
     started = time.perf_counter()
     interrupted = False
+    write_error: OutputError | None = None
     bar = tqdm(total=len(files), unit="img", disable=quiet or len(files) < 2, file=sys.stderr)
 
     def write(path, item, result, texts):
-        return _write_outputs(path, out_dir, item, result, texts, overlay, mm_per_pixel)
+        return _write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel)
 
     try:
         for path, entry, error in run_pipeline(segmenter, files, write, batch_size=batch_size):
             bar.update(1)
             if error is not None:
-                failed.append({"image_id": path.stem, "path": str(path), "error": error})
+                failed.append({"image_id": ids[path], "path": str(path), "error": error})
                 tqdm.write(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
                 continue
             for text in entry["warnings"]:
@@ -53,6 +65,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     except KeyboardInterrupt:
         interrupted = True  # keep what is done: the measurements of finished images are still written
         raise
+    except OutputError as exc:  # a full disk or a lost permission: every later image would fail too
+        write_error = exc
     finally:
         bar.close()
         elapsed = time.perf_counter() - started
@@ -61,21 +75,27 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                    "mm_per_pixel": mm_per_pixel, "images": len(per_image), "failed": len(failed),
                    "failures": failed, "ignored": list(ignored or []), "interrupted": interrupted,
                    "seconds": round(elapsed, 2)}
-        _write_measurements(out_dir, per_image)
-        with open(out_dir / "measurements.json", "w") as fh:
-            json.dump(json_safe({"summary": summary, "images": per_image}), fh, indent=2)
+        try:
+            _write_measurements(out_dir, per_image)
+            with atomic_open(out_dir / "measurements.json") as fh:
+                json.dump(json_safe({"summary": summary, "images": per_image}), fh, indent=2)
+        except OutputError as exc:
+            write_error = write_error or exc
+    if write_error is not None:
+        print(f"dermaseg: stopped: {write_error}; the {len(per_image)} image(s) finished before it are kept",
+              file=sys.stderr)
+        raise write_error
     if not quiet:
         print(f"segmented {len(per_image)} image(s) into {out_dir} in {elapsed:.1f} s"
               + (f"; {len(failed)} skipped (see measurements.json)" if failed else ""))
     return summary
 
 
-def _write_outputs(path: Path, out_dir: Path, item, result, texts: list[str], overlay: bool,
+def _write_outputs(path: Path, image_id: str, out_dir: Path, item, result, texts: list[str], overlay: bool,
                    mm_per_pixel: float | None) -> dict:
     """Mask at full size, overlay, measurements of one segmented image -> its measurements.json entry."""
     from dermaseg.segment.overlay import overlay as draw_overlay
 
-    image_id = path.stem
     timings = result.timings_ms
     t0 = time.perf_counter()
     write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
@@ -108,7 +128,21 @@ def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
                     (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
             rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(out_dir / "measurements.csv", "w", newline="") as fh:
+    with atomic_open(out_dir / "measurements.csv", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns or ["image_id"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_text(v) for k, v in row.items()} for row in rows)
+
+
+def _remove_earlier_run(out_dir: Path, keep: set[str]) -> None:
+    """Delete the masks and overlays an earlier run's measurements.json lists (not those this run
+    rewrites), so that no file in `out_dir` is left that no measurements file lists."""
+    try:
+        earlier = json.loads((out_dir / "measurements.json").read_text())["images"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for entry in earlier:
+        for kind in ("segmentation.png", "overlay.jpg"):
+            name = f"{entry.get('image_id')}_{kind}"
+            if name not in keep and "/" not in name:
+                (out_dir / name).unlink(missing_ok=True)

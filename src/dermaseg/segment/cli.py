@@ -10,9 +10,11 @@ from dermaseg.core.cliutil import (
     EXIT_SKIPPED,
     HelpFormatter,
     accept_old_positionals,
+    float_between,
     require,
 )
 from dermaseg.core.errors import UserError
+from dermaseg.measure.lesions import MAX_MM_PER_PIXEL
 
 
 def register(subparsers) -> None:
@@ -98,7 +100,8 @@ def _register_evaluate(subparsers) -> None:
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the image and its three flips")
     p.add_argument("--no-postprocess", action="store_true", help="no largest-component / hole filling")
-    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's)")
+    p.add_argument("--threshold", type=float_between(0, 1), default=None,
+                   help="probability threshold, between 0 and 1 (default: the model's)")
     p.add_argument("--tune-threshold", action="store_true", help="pick the threshold on the validation split")
     p.add_argument("--compare", action="store_true",
                    help="also measure each option's effect (TTA, post-processing, tuned threshold)")
@@ -182,13 +185,18 @@ def _register_predict(subparsers) -> None:
                                                  "(default: the shipped model)")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the image and its three flips")
-    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's)")
+    p.add_argument("--threshold", type=float_between(0, 1), default=None,
+                   help="probability threshold, between 0 and 1 (default: the model's)")
     p.add_argument("--no-postprocess", action="store_true", help="keep every component and hole")
-    p.add_argument("--mm-per-pixel", type=float, default=None, help="scale, for measurements in mm")
+    p.add_argument("--mm-per-pixel", type=float_between(0, MAX_MM_PER_PIXEL, include_high=True), default=None,
+                   help=f"scale, for measurements in mm (above 0, at most {MAX_MM_PER_PIXEL:g})")
     p.add_argument("--shard", default=None, metavar="i/N", help="process only the i-th of N shards (0-based)")
     p.add_argument("--no-overlay", action="store_true", help="skip the overlay JPEGs")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.add_argument("--batch-size", type=int, default=4, help="images per network call")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs an earlier run (or anything else) left in --out; without it such an "
+                        "--out is refused")
     p.set_defaults(func=_predict)
 
 
@@ -224,7 +232,7 @@ def _predict(args) -> int:
         summary = predict_files(files, args.out, model=args.model, tta=args.tta, threshold=args.threshold,
                                 postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
-                                ignored=inputs.ignored, batch_size=args.batch_size)
+                                ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK if summary["failed"] == 0 else EXIT_SKIPPED

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dermaseg.core.config import OPTIMIZERS, Key, defaults, load
+from dermaseg.core.config import OPTIMIZERS, Key, defaults, load, positive, strictly_between_0_and_1
 
 LOSSES = ("bce", "dice", "bce+dice", "focal", "tversky", "lovasz", "bce+lovasz")
 SCHEDULERS = ("cosine", "onecycle", "plateau", "none")
@@ -41,7 +41,7 @@ SCHEMA: dict = {
         "loss": Key("bce+dice", str, choices=LOSSES + ("dice+bce",), fold=True),
         "pos_weight": Key(None, float, None),
         "optimizer": Key("adam", str, choices=OPTIMIZERS, fold=True),
-        "lr": Key(1e-3, float),
+        "lr": Key(1e-3, float, check=positive),
         "encoder_lr_factor": Key(0.1, float),          # encoder LR = lr * factor after unfreezing
         "weight_decay": Key(0.0, float),
         "adamw_weight_decay": Key(1e-4, float),        # AdamW's decay where weight_decay is 0
@@ -58,7 +58,7 @@ SCHEMA: dict = {
         "precision": Key(None, str, None, choices=PRECISIONS),
         "channels_last": Key(True, bool),              # NHWC memory layout: faster convolutions under bf16
         "checkpoint_every_minutes": Key(2.0, float, low=0.0),  # last.ckpt refresh, so a kill loses little
-        "threshold": Key(0.5, float, low=0.0, high=1.0),
+        "threshold": Key(0.5, float, check=strictly_between_0_and_1),
         "limit_train_images": Key(None, int, None, low=0),  # for smoke tests
     },
 }

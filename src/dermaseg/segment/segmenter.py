@@ -115,6 +115,8 @@ class Segmenter:
         meta = self.backend.meta
         self.pipeline = PipelineConfig.from_dict({k: v for k, v in meta["pipeline"].items() if k != "augment"})
         self.threshold = float(threshold if threshold is not None else meta.get("threshold", 0.5))
+        if not 0 < self.threshold < 1:  # NaN fails too; 0 and 1 would give all-lesion or empty masks
+            raise ValueError(f"{self.name}: threshold must lie strictly between 0 and 1, got {self.threshold}")
         self.tta = tta
         self.postprocess = postprocess
         self.model_info = {"arch": meta["model"]["arch"], "encoder": meta["model"]["encoder"],

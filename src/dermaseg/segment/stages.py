@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from dermaseg.core.files import OutputError
 from dermaseg.data.io import ImageReadError, ImageWarning
 
 
@@ -44,8 +45,8 @@ def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: i
                  prefetch: int | None = None) -> Iterator[tuple[Path, dict | None, str | None]]:
     """Yield (path, write(path, item, result, warnings), None) or (path, None, reason) per file, in order.
 
-    One bad file (unreadable, or failing in the network or while writing) is reported and
-    skipped; the others go on.
+    One bad file (unreadable, or failing in the network) is reported and skipped; the others
+    go on. An output that cannot be written (OutputError: a full disk) ends the run.
     """
     prefetch = prefetch or 2 * batch_size
     todo = iter(files)
@@ -69,6 +70,8 @@ def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: i
                     continue
                 try:
                     yield path, job.result(), None
+                except OutputError:
+                    raise  # the disk, not the file: the caller stops
                 except Exception as exc:  # noqa: BLE001 - one bad file must not end a run of thousands
                     yield path, None, _one_line(exc)
 

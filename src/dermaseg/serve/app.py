@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import Literal
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermaseg import __version__
 from dermaseg.data.loading import WORK_DECODE_SIDE
+from dermaseg.measure.lesions import MAX_MM_PER_PIXEL
 from dermaseg.serve import service
 from dermaseg.serve.bodyguard import BodyGuard
 from dermaseg.serve.decode import decode_upload
@@ -86,7 +88,8 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
                                                                                  "at the image's own size"),
                       overlay: bool = Query(False, description="return the overlay PNG (the outline over the "
                                                                "image, long side at most 1600 px)"),
-                      mm_per_pixel: float | None = Query(None, gt=0, description="scale: adds *_mm fields")):
+                      mm_per_pixel: float | None = Query(None, gt=0, le=MAX_MM_PER_PIXEL, allow_inf_nan=False,
+                                                                  description="scale in mm per pixel: adds *_mm fields")):
         data, image_id = await read_upload(file)
         want = "overlay" if overlay else ("mask" if format == "png" else "json")
         min_side = max(WORK_DECODE_SIDE, engines.segmenter.input_size)
@@ -99,7 +102,7 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
         if want != "json":
             name = f"{image_id}_{'overlay' if overlay else 'segmentation'}.png"
             return Response(answer, media_type="image/png",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                            headers={"Content-Disposition": attachment(name)})
         answer["timings_ms"].update(decode_ms=decode_ms, queue_ms=queue_ms)
         return answer
 
@@ -174,3 +177,10 @@ def _install_request_log(app: FastAPI) -> None:
             query = f"?{request.url.query}" if request.url.query else ""
             log.info('%s "%s %s%s" %d %.1f ms', client, request.method, request.url.path, query, status,
                      (time.perf_counter() - t0) * 1000)
+
+
+def attachment(name: str) -> str:
+    """Content-Disposition for a download named `name` (RFC 6266): an ASCII fallback without quotes
+    or control characters, and the exact name UTF-8 encoded in filename* (RFC 8187)."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
