@@ -131,3 +131,11 @@ def _palette_png(image: np.ndarray) -> bytes:
     img.info["transparency"] = 0
     img.save(buf, "PNG", transparency=0)
     return buf.getvalue()
+
+
+def jpeg_declaring(width: int, height: int, progressive: bool = False) -> bytes:
+    """A valid 16x16 JPEG (~0.6 KB) whose frame header declares width x height."""
+    data = bytearray(_encode(np.full((16, 16, 3), 128, np.uint8), "JPEG", progressive=progressive))
+    frame = data.index(b"\xff\xc2" if progressive else b"\xff\xc0")
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)

@@ -96,20 +96,54 @@ def test_bomb_header_is_refused_before_decoding(tmp_path):
         set_max_pixels(100_000_000)
 
 
-def test_big_jpeg_over_the_limit_is_decoded_reduced_for_inference(tmp_path):
-    from dermaseg.data.io import ImageReadError, read_image, set_max_pixels
+def test_big_jpeg_is_decoded_reduced_for_inference_and_refused_over_the_limit(tmp_path):
+    from dermaseg.data.io import ImageReadError, set_max_pixels
     from dermaseg.data.loading import load_for_inference
 
     path = tmp_path / "big.jpg"
     Image.fromarray(np.full((800, 1200, 3), 150, np.uint8)).save(path)
-    set_max_pixels(200_000)  # 0.96 Mpx image, 0.2 Mpx limit: a 1/4 scale decode fits
+    item = load_for_inference(path, min_side=64)    # libjpeg's 1/8 scale still leaves 150 px a side
+    assert item.full_size == (800, 1200) and item.image.shape[:2] == (100, 150)
+    set_max_pixels(200_000)  # 0.96 Mpx declared, 0.2 Mpx limit: refused before decoding, even at 1/8 scale
     try:
-        item = load_for_inference(path, min_side=64)
-        assert item.full_size == (800, 1200) and item.image.shape[0] * item.image.shape[1] <= 200_000
         with pytest.raises(ImageReadError, match="limit"):
-            read_image(path)  # full-size readers (training, evaluation) refuse rather than shrink
+            load_for_inference(path, min_side=64)
     finally:
         set_max_pixels(100_000_000)
+
+
+@pytest.mark.parametrize("width,height,progressive", [(60000, 60000, False), (60000, 60000, True),
+                                                      (30000, 3000, True)])
+def test_a_tiny_jpeg_declaring_a_huge_frame_costs_no_memory(tmp_path, width, height, progressive):
+    """A 1 KB file declaring 3.6 Gpx peaked at 7-11 GB (libjpeg allocates the frame even at 1/8
+    scale): refused from its header; one under the limit decodes in bounded memory."""
+    import subprocess
+    import sys
+
+    from odd_inputs import jpeg_declaring
+
+    path = tmp_path / "declared.jpg"
+    path.write_bytes(jpeg_declaring(width, height, progressive))
+    code = ("import resource, sys\nfrom dermaseg.data.io import ImageReadError\n"
+            "from dermaseg.data.loading import load_for_inference\n"
+            f"try:\n    load_for_inference({str(path)!r})\n    print('decoded')\n"
+            "except ImageReadError as exc:\n    print(exc.reason)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    outcome, peak_kb = done.stdout.strip().splitlines()
+    assert ("limit" in outcome) == (width * height > 100_000_000), outcome
+    assert int(peak_kb) < 1_000_000, f"peak {int(peak_kb) // 1024} MB"
+
+
+@pytest.mark.parametrize("size", [(3, 60000), (60000, 3)])
+def test_a_3_by_60000_jpeg_is_segmented_at_its_own_size(tmp_path, size):
+    """It was skipped as "corrupt (ZeroDivisionError)": a 1/8-scale decode asked for 0 pixels."""
+    from dermaseg.cli import main
+
+    path = tmp_path / "strip.jpg"
+    Image.fromarray(np.full((size[1], size[0], 3), 120, np.uint8)).save(path)
+    assert main(["predict", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "strip_segmentation.png").size == size
 
 
 # --- output folder problems are caught before any work ----------------------------------------

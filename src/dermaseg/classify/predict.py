@@ -277,7 +277,9 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
 
     from dermaseg.core.files import atomic_open, spreadsheet_text
     from dermaseg.data.inputs import output_ids, prepare_output_dir, refuse_earlier_outputs
-    from dermaseg.data.io import ImageReadError
+    import warnings
+
+    from dermaseg.data.io import ImageReadError, ImageWarning
     from dermaseg.data.loading import load_for_inference
 
     out_csv = Path(out_csv)
@@ -294,10 +296,12 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
         writer = csv.writer(fh)
         writer.writerow(columns)
         for start in range(0, len(files), chunk):
-            batch, names = [], []
+            batch, names, decoding = [], [], {}
             for path in files[start:start + chunk]:
                 try:
-                    item = load_for_inference(path, min_side=min_side)
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always", ImageWarning)
+                        item = load_for_inference(path, min_side=min_side)
                 except (ImageReadError, OSError, ValueError) as exc:
                     reason = getattr(exc, "reason", None) or str(exc)
                     failed.append((str(path), reason))
@@ -305,11 +309,12 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
                     continue
                 batch.append(item.image)
                 names.append(path)
+                decoding[path] = [str(w.message) for w in caught if issubclass(w.category, ImageWarning)]
             if not batch:
                 continue
             probs = classifier.predict_proba(batch)
             for path, image, p in zip(names, batch, probs):
-                warning = check(image, path)
+                warning = "; ".join(filter(None, [*decoding.pop(path, []), check(image, path)]))
                 if warning:
                     flagged += 1
                     print(f"dermaseg: warning: {path}: {warning}", file=sys.stderr)

@@ -118,7 +118,7 @@ def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
     rows = []
     for entry in per_image:
         base = {"image_id": entry["image_id"], "width": entry["width"], "height": entry["height"],
-                "lesion_found": entry["lesion_found"]}
+                "lesion_found": entry["lesion_found"], "warnings": "; ".join(entry["warnings"])}
         if not entry["lesions"]:
             rows.append(base)
         for lesion in entry["lesions"]:
