@@ -48,7 +48,8 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
     app.state.engines, app.state.limits, app.state.pool = engines, limits, pool
     app.router.on_shutdown.append(pool.shutdown)
     _install_error_handlers(app)
-    app.add_middleware(BodyGuard, max_bytes=limits.max_upload_bytes, read_timeout_s=limits.read_timeout_s)
+    app.add_middleware(BodyGuard, max_bytes=limits.max_upload_bytes, read_timeout_s=limits.read_timeout_s,
+                       upload_timeout_s=limits.upload_timeout_s)
     _install_request_log(app)  # added last, so outermost: it logs the body guard's 413/408 too
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

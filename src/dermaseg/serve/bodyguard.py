@@ -3,14 +3,16 @@
 - Size: a declared Content-Length over the limit is refused (413) without reading a byte; a
   chunked body is counted as it arrives and cut off as soon as it passes the limit, so an
   oversized upload is never spooled to disk in full.
-- Time: each piece of the body must arrive within `read_timeout_s` (408), so a client that
-  trickles its upload cannot hold a connection and its buffers open indefinitely.
+- Time: each piece of the body must arrive within `read_timeout_s`, and the whole body within
+  `upload_timeout_s` (408 either way), so a client that trickles its upload, however steadily,
+  cannot hold a connection and its buffers open for longer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from dermaseg.serve.errors import error_body
 
@@ -23,11 +25,12 @@ class _Refused(Exception):
 
 
 class BodyGuard:
-    def __init__(self, app, max_bytes: int, read_timeout_s: float = 30.0):
+    def __init__(self, app, max_bytes: int, read_timeout_s: float = 10.0, upload_timeout_s: float = 60.0):
         self.app = app
         self.max_bytes = max_bytes
         self.max_body = max_bytes + MULTIPART_SLACK
         self.read_timeout_s = read_timeout_s
+        self.upload_timeout_s = upload_timeout_s
 
     @staticmethod
     async def _answer(send, status: int, message: str) -> None:
@@ -48,6 +51,7 @@ class BodyGuard:
             return await self._answer(send, *self._too_large())
 
         state = {"seen": 0, "done": False, "started": False, "refused": False}
+        deadline = time.monotonic() + self.upload_timeout_s
 
         async def refuse(status: int, message: str):
             if not state["started"]:
@@ -58,9 +62,12 @@ class BodyGuard:
         async def guarded_receive():
             if state["done"]:
                 return await receive()  # after the body: disconnect notices, no deadline
+            left = deadline - time.monotonic()
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout_s)
+                message = await asyncio.wait_for(receive(), max(0.0, min(self.read_timeout_s, left)))
             except asyncio.TimeoutError:
+                if left <= self.read_timeout_s:
+                    await refuse(408, f"the upload took longer than {self.upload_timeout_s:g} s")
                 await refuse(408, f"the upload stalled: no data for {self.read_timeout_s:g} s")
             if message["type"] == "http.request":
                 state["seen"] += len(message.get("body", b""))

@@ -28,6 +28,12 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=defaults.timeout_s, help="seconds per request before 504")
     p.add_argument("--read-timeout", type=float, default=defaults.read_timeout_s,
                    help="seconds an upload may stall before 408")
+    p.add_argument("--upload-timeout", type=float, default=defaults.upload_timeout_s,
+                   help="seconds the whole upload may take before 408")
+    p.add_argument("--header-timeout", type=float, default=defaults.header_timeout_s,
+                   help="seconds a request's headers may take before 408")
+    p.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                   help="open connections at once; one more is answered 503")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / MB, help="largest upload")
     p.add_argument("--max-megapixels", type=float, default=defaults.max_pixels / 1e6,
                    help="largest image, read from its header before decoding")
@@ -42,7 +48,8 @@ def _serve(args) -> int:
     try:
         limits = Limits(max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=int(args.max_megapixels * 1e6),
                         workers=args.workers, queue=args.queue, timeout_s=args.timeout,
-                        read_timeout_s=args.read_timeout)
+                        read_timeout_s=args.read_timeout, upload_timeout_s=args.upload_timeout,
+                        header_timeout_s=args.header_timeout, max_connections=args.max_connections)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     threads = args.threads or max(1, (os.cpu_count() or 1) // limits.workers)
@@ -50,6 +57,7 @@ def _serve(args) -> int:
     import uvicorn
 
     from dermaseg.serve.app import create_app
+    from dermaseg.serve.connections import guarded_protocol
     from dermaseg.serve.engines import Engines
 
     try:
@@ -60,5 +68,6 @@ def _serve(args) -> int:
     app = create_app(engines, limits)
     print(f"dermaseg: serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl+C to stop", flush=True)
     # access_log off: the app logs one line per request itself, with its timing.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info",
+                http=guarded_protocol(limits))
     return 0

@@ -20,15 +20,18 @@ class Limits:
     workers: int = default_workers()     # images processed at the same time
     queue: int = 16                      # requests allowed to wait for a worker; beyond -> 503 + Retry-After
     timeout_s: float = 60.0              # time from admission to answer; longer -> 504
-    read_timeout_s: float = 30.0         # longest wait for the next piece of an upload; longer -> 408
+    read_timeout_s: float = 10.0         # longest wait for the next piece of an upload; longer -> 408
+    upload_timeout_s: float = 60.0       # the whole body must arrive within this; longer -> 408
+    header_timeout_s: float = 10.0       # a request's headers must arrive within this; longer -> 408
+    max_connections: int = 64            # open connections at once; one more -> 503 and closed
     retry_after_s: int = 2               # what a 503 asks the client to wait
 
     def __post_init__(self):
-        for name in ("max_upload_bytes", "max_pixels", "workers"):
+        for name in ("max_upload_bytes", "max_pixels", "workers", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.queue < 0:
             raise ValueError(f"queue must be 0 or more, got {self.queue}")
-        for name in ("timeout_s", "read_timeout_s"):
+        for name in ("timeout_s", "read_timeout_s", "upload_timeout_s", "header_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
