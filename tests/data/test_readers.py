@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from PIL import Image
-from support import HAM10000, ISIC2017, save_pair
+from support import HAM10000, ISIC2017, lesion_image, save_pair
 
 from dermaseg.data import DataQualityError, DataQualityWarning, open_dataset
 from dermaseg.data.inspect import inspect_dataset
@@ -173,3 +173,33 @@ def test_strict_mode_fails(dirty_folder):
     ds = open_dataset(dirty_folder, strict=True)
     with pytest.raises(DataQualityError, match="empty"):
         list(ds)
+
+
+@pytest.mark.parametrize("encoding", ["value_100", "red_rgb", "labels_0_1_2", "zero_one", "jpeg_noise"])
+def test_common_mask_encodings_read_as_the_lesion_never_as_empty(tmp_path, encoding):
+    """Lesion value 100, red-on-black RGB and 0/1/2 label maps were thresholded at 128 into empty
+    masks and trained on as lesion-free."""
+    image, mask = lesion_image(96, 128, seed=1)
+    inside = mask > 0
+    stored = {"value_100": np.where(inside, 100, 0).astype(np.uint8),
+              "red_rgb": np.dstack([mask, np.zeros_like(mask), np.zeros_like(mask)]),
+              "labels_0_1_2": np.where(inside, 1, 0).astype(np.uint8),
+              "zero_one": inside.astype(np.uint8),
+              "jpeg_noise": np.clip(np.where(inside, 250, 4) + np.random.default_rng(0).integers(-3, 4, mask.shape),
+                                    0, 255).astype(np.uint8)}[encoding]
+    if encoding == "labels_0_1_2":
+        stored[:, :4] = 2                        # a second label beside the lesion: read as lesion, and said so
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(image).save(tmp_path / "images" / "a.png")
+    Image.fromarray(stored).save(tmp_path / "masks" / "a.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sample = open_dataset(tmp_path).load(open_dataset(tmp_path).record("a"))
+    got = sample.mask > 0
+    expected = inside | (stored == 2) if encoding == "labels_0_1_2" else inside
+    assert (got == expected).mean() > 0.999 and got.any()
+    messages = " ".join(str(w.message) for w in caught)
+    assert "empty_mask" not in messages
+    if encoding in ("value_100", "labels_0_1_2"):
+        assert "[non_binary_mask]" in messages and ("label map" in messages or "from 50 up" in messages)

@@ -284,13 +284,17 @@ def read_image(path: Path | str, *, exif_transpose: bool = True) -> np.ndarray:
 
 
 def read_mask(path: Path | str) -> np.ndarray:
-    """Read a mask file as uint8 (H, W), values as stored (binarise separately)."""
+    """Read a mask file as uint8 (H, W), values as stored (binarise separately). A colour mask
+    keeps its strongest channel, so a red lesion on black reads as 255, not as its grey 76."""
     img = open_image(path)
     with _guarded(Path(path)):
         if img.mode in ("I;16", "I;16B", "I;16L", "I", "I;16N", "F"):
             arr = np.asarray(img)
             return ((arr > 0) * 255).astype(np.uint8)
-        arr = np.asarray(img if img.mode == "L" else img.convert("L"), dtype=np.uint8)
+        if img.mode in ("L", "1"):
+            arr = np.asarray(img.convert("L"), dtype=np.uint8)
+        else:
+            arr = np.asarray(img.convert("RGB"), dtype=np.uint8).max(axis=2)
     return np.ascontiguousarray(arr)
 
 
@@ -299,11 +303,22 @@ def is_zero_one_mask(mask: np.ndarray) -> bool:
     return mask.size > 0 and int(mask.max()) == 1
 
 
+# A mask whose largest value is below this is a label map (0/1, 0/1/2, ...), not grey levels.
+LABEL_MAP_MAX = 16
+
+
+def mask_threshold(mask: np.ndarray) -> int:
+    """The value from which a mask pixel is lesion: any non-zero label in a label map (largest
+    value under LABEL_MAP_MAX: 0/1, 0/1/2), else half the mask's largest value (0/255 -> 128,
+    0/100 -> 50; JPEG noise around either level stays on its side). So a mask with any lesion
+    pixel never reads as empty, whatever value the lesion was stored as."""
+    top = int(mask.max()) if mask.size else 0
+    return 1 if top < LABEL_MAP_MAX else (top + 1) // 2
+
+
 def binarise_mask(mask: np.ndarray) -> np.ndarray:
-    """{0, 255}: threshold at half range; a 0/1 mask is read as lesion where 1."""
-    if is_zero_one_mask(mask):
-        return np.where(mask > 0, 255, 0).astype(np.uint8)
-    return np.where(mask >= 128, 255, 0).astype(np.uint8)
+    """{0, 255} at `mask_threshold`."""
+    return np.where(mask >= mask_threshold(mask), 255, 0).astype(np.uint8)
 
 
 def write_mask(path: Path | str, mask: np.ndarray) -> None:

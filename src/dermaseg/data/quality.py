@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dermaseg.data.io import mask_threshold
+
 # Codes whose file cannot be used at all (the sample is skipped).
 SKIP_CODES = {"unreadable", "size_mismatch", "missing_image", "unreadable_mask"}
 # Codes that are repaired (non-binary mask is thresholded) or only reported.
@@ -59,9 +61,12 @@ def mask_problems(mask: np.ndarray, image_shape: tuple[int, int], path: Path, im
         return problems
     if not np.isin(values, (0, 255)).all():
         shown = ", ".join(str(v) for v in values[:6]) + (" ..." if len(values) > 6 else "")
-        problems.append(Problem("non_binary_mask", path, f"mask values are not only 0/255 ({shown}); "
-                                "thresholded at 128", image_id))
-    if not (mask >= 128).any():
+        cut = mask_threshold(mask)
+        how = ("read as a label map: lesion where not 0" if cut == 1 else
+               f"read as lesion from {cut} up, half its largest value")
+        problems.append(Problem("non_binary_mask", path, f"mask values are not only 0/255 ({shown}); {how}",
+                                image_id))
+    if values.max() == 0:
         problems.append(Problem("empty_mask", path, "mask has no lesion pixels", image_id))
     return problems
 

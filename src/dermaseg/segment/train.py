@@ -9,14 +9,18 @@ Re-running the same command on the same folder resumes from the newest checkpoin
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
+import warnings
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 
+from dermaseg.data.quality import DataQualityWarning
 from dermaseg.data.readers import LesionDataset, open_dataset
 from dermaseg.data.splits import make_split, parse_ratios, read_split, write_split
 from dermaseg.training.curves import record_epoch
@@ -66,6 +70,24 @@ def prepare_splits(config: dict, run_dir: Path) -> tuple[LesionDataset, dict[str
     if not ids["train"] or not ids["val"]:
         raise ValueError(f"{d['root']}: the split leaves no training or validation images ({ {k: len(v) for k, v in ids.items()} })")
     return LesionDataset(records, require_masks=True), ids
+
+
+def _usable(build, root, part: str):
+    """The dataset `build()` makes, its data warnings shown as usual; if none of its images is
+    usable, one line saying so and why (counts by problem, one example) instead of a warning
+    per file followed by a sampler's error."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataQualityWarning)
+        dataset = build()
+    problems = [str(w.message) for w in caught if issubclass(w.category, DataQualityWarning)]
+    if len(dataset) == 0:
+        codes = Counter(m.group(1) if (m := re.match(r"\[(\w+)\]", text)) else "other" for text in problems)
+        why = ", ".join(f"{n} {code.replace('_', ' ')}" for code, n in codes.most_common()) or "no reason recorded"
+        example = f"; e.g. {problems[0]}" if problems else ""
+        raise ValueError(f"{root}: no usable image/mask pair among the {part} images ({why}){example}")
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return dataset
 
 
 class MetricsTable(L.Callback):
@@ -135,8 +157,10 @@ def train(config: dict, run_dir: Path | str) -> dict:
     t = config["train"]
     ds, ids = prepare_splits(config, run_dir)
     pipe = PipelineConfig.from_dict(config["pipeline"])
-    train_set = SegmentationDataset(ds, ids["train"], pipe, train=True, seed=int(config["seed"]))
-    val_set = SegmentationDataset(ds, ids["val"], pipe, train=False)
+    train_set = _usable(lambda: SegmentationDataset(ds, ids["train"], pipe, train=True, seed=int(config["seed"])),
+                        config["data"]["root"], f"{len(ids['train'])} training")
+    val_set = _usable(lambda: SegmentationDataset(ds, ids["val"], pipe, train=False), config["data"]["root"],
+                      f"{len(ids['val'])} validation")
     loader_args = dict(batch_size=int(t["batch_size"]), num_workers=int(t["num_workers"]),
                        persistent_workers=int(t["num_workers"]) > 0)
     train_loader = torch.utils.data.DataLoader(train_set, shuffle=True, drop_last=len(train_set) > t["batch_size"],

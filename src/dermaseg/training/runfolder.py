@@ -19,15 +19,22 @@ from dermaseg.core.config import complete
 def write_config(run_dir: Path, config: dict, schema: dict, hint: str, may_change: tuple[str, ...] = ()) -> None:
     """Writes run_dir/config.yaml, the resolved recipe. A folder holding another run's config is
     refused (`hint`: what to do instead), unless the two differ only in the train keys in
-    `may_change` (the budget of a run that goes on). Keys added to `schema` since a folder was
+    `may_change` (the budget of a run that goes on), or that run never trained (it failed before
+    its first epoch, e.g. on a wrong data root: the corrected command starts afresh). Keys added to `schema` since a folder was
     written count at their defaults."""
     path = run_dir / "config.yaml"
-    if path.exists():
+    if path.exists() and has_trained(run_dir):   # a run that failed before its first epoch is no run
         before = complete(yaml.safe_load(path.read_text()), schema)
         budget_only = before and may_change and _without(before, may_change) == _without(config, may_change)
         if before != config and not budget_only:
             raise ValueError(f"{run_dir} holds a run with a different config ({path}); {hint}")
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def has_trained(run_dir: Path) -> bool:
+    """Whether `run_dir` holds the work of a run that trained: a checkpoint, a per-epoch table, a model."""
+    return (any((run_dir / "checkpoints").glob("*.ckpt")) or any(run_dir.glob("*.ckpt"))
+            or any((run_dir / name).exists() for name in ("metrics.csv", "history.csv", "model.pt")))
 
 
 def _without(config: dict, train_keys: tuple[str, ...]) -> dict:
