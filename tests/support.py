@@ -94,3 +94,11 @@ def tiny_overrides(root: Path, cache: Path, stages="1") -> list[str]:
     return [f"data.root={root}", f"data.cache_dir={cache}", "pipeline.size=32", f"train.trainable_stages={stages}",
             "train.views=2", "train.tta_views=2", "train.epochs=2", "train.batch_size=8", "train.progress=false",
             "data.val_fraction=0.25", "model.weights=null", "train.lr=0.003"]
+
+
+# For a child Python that reports its own peak memory: VmHWM of its own address space. Not
+# getrusage's ru_maxrss, which a child started from a large process (pytest) inherits at exec.
+PEAK_KB = ("def peak_kb():\n"
+           "    for line in open('/proc/self/status'):\n"
+           "        if line.startswith('VmHWM'):\n"
+           "            return int(line.split()[1])\n")

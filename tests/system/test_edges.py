@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support import lesion_image
+from support import PEAK_KB, lesion_image
 
 
 def _image(path: Path, seed: int = 0, fmt: str | None = None) -> Path:
@@ -248,10 +248,27 @@ def test_a_16_bit_png_of_50_mpx_decodes_in_bounded_memory(tmp_path):
 
     path = tmp_path / "grey16.png"
     Image.fromarray(np.full((5000, 10000), 30000, np.uint16)).save(path)
-    code = ("import resource\nfrom dermaseg.serve.decode import decode_upload\n"
+    code = (PEAK_KB + "from dermaseg.serve.decode import decode_upload\n"
             f"item = decode_upload(open({str(path)!r}, 'rb').read(), max_pixels=50_000_000)\n"
             "assert item.image.shape == (5000, 10000, 3) and int(item.image[0, 0, 0]) == 117\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "print(peak_kb())\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) < 800_000   # KB: was 1.4 GB
+
+
+def test_evaluate_refuses_an_earlier_report_unless_overwrite(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from support import save_pair
+
+    from dermaseg.cli import main
+
+    for i in range(3):
+        save_pair(tmp_path / "data" / "images" / f"a{i}.png", tmp_path / "data" / "masks" / f"a{i}.png", seed=i)
+    argv = ["evaluate", "--model", "otsu", "--data", str(tmp_path / "data"), "--split", "all", "--out",
+            str(tmp_path / "ev")]
+    assert main(argv) == 0
+    report = (tmp_path / "ev" / "summary.json").read_text()
+    assert main(argv) == 2 and "summary.json" in capsys.readouterr().err
+    assert (tmp_path / "ev" / "summary.json").read_text() == report
+    assert main([*argv, "--overwrite"]) == 0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from odd_inputs import bomb_png, build_corpus, disc_network
 from PIL import Image
-from support import HAM10000, lesion_image, require_shared_data, save_pair
+from support import HAM10000, PEAK_KB, lesion_image, require_shared_data, save_pair
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +124,11 @@ def test_a_tiny_jpeg_declaring_a_huge_frame_costs_no_memory(tmp_path, width, hei
 
     path = tmp_path / "declared.jpg"
     path.write_bytes(jpeg_declaring(width, height, progressive))
-    code = ("import resource, sys\nfrom dermaseg.data.io import ImageReadError\n"
+    code = (PEAK_KB + "from dermaseg.data.io import ImageReadError\n"
             "from dermaseg.data.loading import load_for_inference\n"
             f"try:\n    load_for_inference({str(path)!r})\n    print('decoded')\n"
             "except ImageReadError as exc:\n    print(exc.reason)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "print(peak_kb())\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     outcome, peak_kb = done.stdout.strip().splitlines()
     assert ("limit" in outcome) == (width * height > 100_000_000), outcome

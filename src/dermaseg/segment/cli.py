@@ -110,6 +110,8 @@ def _register_evaluate(subparsers) -> None:
     p.add_argument("--exclude", metavar="SPLIT_FILE", default=None,
                    help="never score images this CSV lists as train/val/extra_train (e.g. a model's training split)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the report of an earlier evaluation in --out; without it such an --out is refused")
     accept_old_positionals(p, "model", "data")  # `evaluate MODEL DATA`, before --model and --data
     p.set_defaults(func=_evaluate)
     c = subparsers.add_parser(
@@ -130,11 +132,17 @@ def _register_evaluate(subparsers) -> None:
 
 def _evaluate(args) -> int:
     require("matplotlib")  # the report's figures: the training install
+    from dermaseg.data.inputs import refuse_earlier_outputs
     from dermaseg.segment.evaluate import evaluate
+    from dermaseg.segment.report import PER_IMAGE_CSV
     from dermaseg.segment.strata import format_strata
 
     if not args.data:
         raise UserError("evaluate: name the data set to score with --data DATA")
+    try:
+        refuse_earlier_outputs(Path(args.out), ["summary.json", PER_IMAGE_CSV, "masks"], overwrite=args.overwrite)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     try:
         summary = evaluate(args.model, args.data, args.out, split=None if args.split == "all" else args.split,
                            split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
