@@ -96,7 +96,7 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
 
 
 def dermaseg_cmd(python: str, inputs: list[str], out: Path, extra: list[str]) -> list[str]:
-    return [python, "-m", "dermaseg.cli", "predict", *inputs, "--out", str(out), *extra]
+    return [python, "-m", "dermaseg.cli", "predict", *inputs, "--out", str(out), "--overwrite", *extra]  # each round rewrites
 
 
 def stage_means(out: Path) -> dict:
