@@ -272,3 +272,17 @@ def test_evaluate_refuses_an_earlier_report_unless_overwrite(tmp_path, capsys):
     assert main(argv) == 2 and "summary.json" in capsys.readouterr().err
     assert (tmp_path / "ev" / "summary.json").read_text() == report
     assert main([*argv, "--overwrite"]) == 0
+
+
+def test_every_command_that_writes_a_named_file_refuses_to_replace_it(tmp_path, capsys):
+    from dermaseg.cli import main
+    from support import save_pair
+
+    for i in range(6):
+        save_pair(tmp_path / "data" / "images" / f"a{i}.png", tmp_path / "data" / "masks" / f"a{i}.png", seed=i)
+    split = tmp_path / "split.csv"
+    split.write_text("the user's own notes\n")
+    argv = ["data", "split", str(tmp_path / "data"), "--ratios", "50:50", "--out", str(split)]
+    assert main(argv) == 2 and "split.csv" in capsys.readouterr().err
+    assert split.read_text() == "the user's own notes\n"
+    assert main([*argv, "--overwrite"]) == 0 and split.read_text().startswith("image_id,split")

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from dermaseg.core.cliutil import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, HelpFormatter
+from dermaseg.core.cliutil import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_USAGE,
+    HelpFormatter,
+    add_overwrite_option,
+    refuse_to_replace,
+)
 from dermaseg.core.errors import UserError
 
 
@@ -42,6 +51,7 @@ def register(subparsers) -> None:
                    help="crop to the lesion with the segmentation model first")
     e.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
     e.add_argument("--out", default="classify_evaluation", help="output folder")
+    add_overwrite_option(e, "an earlier evaluation in --out")
     e.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
     e.set_defaults(func=_evaluate)
 
@@ -79,6 +89,7 @@ def register(subparsers) -> None:
     c.add_argument("--model", required=True, help="classifier file")
     c.add_argument("--data", required=True, help="the dataset the model was trained on")
     c.add_argument("--out", required=True, help="calibrated model file to write")
+    add_overwrite_option(c, "an existing --out file")
     c.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     c.set_defaults(func=_calibrate)
     k = sub.add_parser("classical", help="hand-crafted features with SVM, k-NN and random forest (baselines)",
@@ -110,6 +121,7 @@ def register(subparsers) -> None:
     o.add_argument("--labels", default=None, help="comma-separated curve labels (default: the folder names)")
     o.add_argument("--title", default="", help="chart title (default: none)")
     o.add_argument("--out", required=True, help="PNG to write")
+    add_overwrite_option(o, "an existing --out file")
     o.set_defaults(func=_roc)
     n = sub.add_parser("ensemble", help="score the mean of several evaluations' probabilities",
                        description="Average the probabilities in the predictions.csv files that classify evaluate "
@@ -117,6 +129,7 @@ def register(subparsers) -> None:
                        formatter_class=HelpFormatter)
     n.add_argument("predictions", nargs="+", metavar="PREDICTIONS_CSV", help="predictions.csv files, two or more")
     n.add_argument("--out", required=True, help="folder for metrics.json, predictions.csv and the melanoma ROC")
+    add_overwrite_option(n, "an earlier ensemble's files in --out")
     n.set_defaults(func=_ensemble)
     c = sub.add_parser("compare", help="accuracy and balanced accuracy with bootstrap intervals, paired differences",
                        description="For the predictions.csv files of several classify evaluate (or ensemble) runs on "
@@ -128,6 +141,7 @@ def register(subparsers) -> None:
     c.add_argument("--data", default=None, help="dataset root whose metadata groups images by lesion")
     c.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples")
     c.add_argument("--out", default=None, help="folder for comparison.json and comparison.md (default: print only)")
+    add_overwrite_option(c, "an earlier comparison in --out")
     c.set_defaults(func=_compare)
     _add_experiment(sub, help="run a comparison grid (sampling x ratio x backbone x seed), resumable")
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
@@ -176,6 +190,7 @@ def _evaluate(args) -> int:
     from dermaseg.data.inputs import prepare_output_dir
 
     prepare_output_dir(args.out)  # before the model loads and the data are read
+    refuse_to_replace(args, args.out, ["metrics.json", "predictions.csv"])
 
     report = evaluate_classifier(args.model, args.data, args.out, split=args.split, split_file=args.split_file,
                                  task=args.task, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
@@ -192,6 +207,7 @@ def _evaluate(args) -> int:
 def _calibrate(args) -> int:
     from dermaseg.classify.calibrate import calibrate_classifier
 
+    refuse_to_replace(args, Path(args.out).parent, [Path(args.out).name])
     result = calibrate_classifier(args.model, args.data, args.out, threads=args.threads)
     v = result["validation"]
     print(f"tau {result['tau']}: validation accuracy {v['accuracy']:.4f}, balanced accuracy "
@@ -202,7 +218,8 @@ def _calibrate(args) -> int:
 @_user_errors
 def _predict(args) -> int:
     from dermaseg.classify.predict import classify_files, gather_images, load_classifier
-    from dermaseg.data.inputs import prepare_output_dir, refuse_earlier_outputs, report_inputs
+    from dermaseg.core.files import refuse_earlier_outputs
+    from dermaseg.data.inputs import prepare_output_dir, report_inputs
 
     out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
     inputs = gather_images(args.paths)
@@ -256,6 +273,7 @@ def _roc(args) -> int:
     labels = _csv(args.labels) if args.labels else [Path(p).parent.name for p in args.summaries]
     if len(labels) != len(args.summaries):
         raise ValueError(f"--labels names {len(labels)} curves for {len(args.summaries)} files")
+    refuse_to_replace(args, Path(args.out).parent, [Path(args.out).name])
     curves = [(label, read_summary(path)) for label, path in zip(labels, args.summaries)]
     print(plot_rocs(curves, args.out, args.title))
     return 0
@@ -265,6 +283,7 @@ def _roc(args) -> int:
 def _ensemble(args) -> int:
     from dermaseg.classify.ensemble import score_ensemble
 
+    refuse_to_replace(args, args.out, ["metrics.json", "predictions.csv"])
     score_ensemble(args.predictions, args.out)
     return 0
 
@@ -273,6 +292,8 @@ def _ensemble(args) -> int:
 def _compare(args) -> int:
     from dermaseg.classify.compare import compare, markdown, write_comparison
 
+    if args.out:
+        refuse_to_replace(args, args.out, ["comparison.json", "comparison.md"])
     report = compare(args.predictions, data_root=args.data, rounds=args.rounds)
     if args.out:
         write_comparison(report, args.out)

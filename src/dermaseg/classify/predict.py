@@ -274,11 +274,14 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     unless `overwrite`. Both files are written whole or not at all.
     """
     import json
-
-    from dermaseg.core.files import atomic_open, spreadsheet_text
-    from dermaseg.data.inputs import output_ids, prepare_output_dir, refuse_earlier_outputs
     import warnings
 
+    from dermaseg.core.files import (
+        atomic_open,
+        refuse_earlier_outputs,
+        spreadsheet_text,
+    )
+    from dermaseg.data.inputs import output_ids, prepare_output_dir
     from dermaseg.data.io import ImageReadError, ImageWarning
     from dermaseg.data.loading import load_for_inference
 

@@ -172,3 +172,21 @@ def float_between(low: float, high: float, *, include_high: bool = False):
             raise argparse.ArgumentTypeError(f"{text} is out of range: give a number above {low:g} and {top}")
         return value
     return parse
+
+
+def add_overwrite_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--overwrite: without it, a command refuses to replace `what` (an earlier run's or the user's)."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace {what} if it is there already; without it the command refuses")
+
+
+def refuse_to_replace(args: argparse.Namespace, folder, names) -> None:
+    """UserError when `folder` already holds any of `names` and --overwrite was not given."""
+    from pathlib import Path
+
+    from dermaseg.core.files import refuse_earlier_outputs
+
+    try:
+        refuse_earlier_outputs(Path(folder), list(names), overwrite=getattr(args, "overwrite", False))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None

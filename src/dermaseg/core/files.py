@@ -95,3 +95,14 @@ def spreadsheet_text(value):
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def refuse_earlier_outputs(out_dir: Path, names, *, overwrite: bool) -> None:
+    """ValueError when `out_dir` already holds any of `names` (files this run would write, or an
+    earlier run's result files), unless `overwrite`: a user's files and an earlier run are never
+    replaced without being asked."""
+    present = [n for n in names if (out_dir / n).exists() or (out_dir / n).is_symlink()]
+    if present and not overwrite:
+        shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+        raise ValueError(f"{out_dir}: already holds {shown}: choose another --out, or add --overwrite "
+                         "to replace what is there")

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from dermaseg.core.cliutil import EXIT_OK, EXIT_SKIPPED, HelpFormatter, add_json_option, json_to_stdout, write_json
+from pathlib import Path
+
+from dermaseg.core.cliutil import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    HelpFormatter,
+    add_json_option,
+    add_overwrite_option,
+    json_to_stdout,
+    refuse_to_replace,
+    write_json,
+)
 from dermaseg.core.errors import UserError
 
 
@@ -28,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--ratios", default="80:20", help="train:test or train:val:test, e.g. 80:20, 70:30, 40:60, 70:10:20")
     p.add_argument("--seed", type=int, default=0, help="seed of the random assignment")
     p.add_argument("--out", default="split.csv", help="CSV with columns image_id,split")
+    add_overwrite_option(p, "an existing --out file")
     p.add_argument("--by-image", action="store_true",
                    help="ignore lesion_id grouping (leaky for HAM10000; for showing the leak only)")
     p.add_argument("--no-stratify", action="store_true", help="do not stratify by diagnosis")
@@ -64,6 +76,7 @@ def _split(args) -> int:
         ratios = parse_ratios(args.ratios)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    refuse_to_replace(args, Path(args.out).parent, [Path(args.out).name])
     ds = open_dataset(args.root, layouts=args.layout)
     mapping = make_split(ds.records, ratios, seed=args.seed, stratify=not args.no_stratify, group=not args.by_image)
     write_split(args.out, mapping)

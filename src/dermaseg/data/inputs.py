@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import glob
 import os
-from collections import Counter
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,14 +129,3 @@ def output_ids(files: list[Path]) -> dict[Path, str]:
             ids[f] = f"{ids[f]}_{taken[key]}"
             taken[ids[f].casefold()] += 1
     return ids
-
-
-def refuse_earlier_outputs(out_dir: Path, names, *, overwrite: bool) -> None:
-    """ValueError when `out_dir` already holds any of `names` (files this run would write, or an
-    earlier run's result files), unless `overwrite`: a user's files and an earlier run are never
-    replaced without being asked."""
-    present = [n for n in names if (out_dir / n).exists() or (out_dir / n).is_symlink()]
-    if present and not overwrite:
-        shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
-        raise ValueError(f"{out_dir}: already holds {shown}: choose another --out, or add --overwrite "
-                         "to replace what is there")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dermaseg.core.cliutil import HelpFormatter, accept_old_positionals
+from dermaseg.core.cliutil import (
+    HelpFormatter,
+    accept_old_positionals,
+    add_overwrite_option,
+    refuse_to_replace,
+)
 from dermaseg.core.errors import UserError
 
 
@@ -18,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--shipped", action="store_true", help="regenerate every shipped ONNX file in the package")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
     p.add_argument("--out", default=None, help="output file (default: <model file stem>.onnx)")
+    add_overwrite_option(p, "an existing --out file (--shipped always regenerates the shipped files)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version")
     p.add_argument("--static", action="store_true", help="fixed 1x3xSxS input instead of dynamic batch/size")
     accept_old_positionals(p, "model")  # `export MODEL`, before --model
@@ -44,6 +50,7 @@ def _export(args) -> int:
     if source.suffix.lower() == ".json":
         raise UserError(f"{args.model}: an ensemble file of several classifiers; export each member model")
     out = Path(args.out) if args.out else Path(source.stem + ".onnx")
+    refuse_to_replace(args, out.parent, [out.name])
     export_onnx(source, out, opset=args.opset, dynamic=not args.static, name=name)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

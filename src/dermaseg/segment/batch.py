@@ -7,11 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-
 from dermaseg.core.cliutil import json_safe
-from dermaseg.core.files import OutputError, atomic_open, spreadsheet_text
+from dermaseg.core.files import (
+    OutputError,
+    atomic_open,
+    refuse_earlier_outputs,
+    spreadsheet_text,
+)
 from dermaseg.data.encode import write_jpeg, write_png
-from dermaseg.data.inputs import output_ids, prepare_output_dir, refuse_earlier_outputs
+from dermaseg.data.inputs import output_ids, prepare_output_dir
 
 RESULT_FILES = ("measurements.csv", "measurements.json")
 
@@ -30,8 +34,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     """
     from tqdm import tqdm
 
-    from dermaseg.segment.stages import run_pipeline
     from dermaseg.segment.segmenter import Segmenter
+    from dermaseg.segment.stages import run_pipeline
 
     out_dir = prepare_output_dir(out_dir)
     ids = output_ids(files)

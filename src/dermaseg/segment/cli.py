@@ -10,7 +10,9 @@ from dermaseg.core.cliutil import (
     EXIT_SKIPPED,
     HelpFormatter,
     accept_old_positionals,
+    add_overwrite_option,
     float_between,
+    refuse_to_replace,
     require,
 )
 from dermaseg.core.errors import UserError
@@ -127,12 +129,13 @@ def _register_evaluate(subparsers) -> None:
                    help="compare over the images all of them scored (default: they must have scored the same images)")
     c.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples")
     c.add_argument("--out", default=None, help="folder for comparison.json and comparison.md (default: print only)")
+    add_overwrite_option(c, "an earlier comparison in --out")
     c.set_defaults(func=_compare)
 
 
 def _evaluate(args) -> int:
     require("matplotlib")  # the report's figures: the training install
-    from dermaseg.data.inputs import refuse_earlier_outputs
+    from dermaseg.core.files import refuse_earlier_outputs
     from dermaseg.segment.evaluate import evaluate
     from dermaseg.segment.report import PER_IMAGE_CSV
     from dermaseg.segment.strata import format_strata
@@ -166,6 +169,8 @@ def _evaluate(args) -> int:
 def _compare(args) -> int:
     from dermaseg.segment.compare import compare, markdown, write_comparison
 
+    if args.out:
+        refuse_to_replace(args, args.out, ["comparison.json", "comparison.md"])
     try:
         report = compare(args.evaluations, common=args.common, rounds=args.rounds)
     except ValueError as exc:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dermaseg.core.cliutil import EXIT_USAGE, HelpFormatter, accept_old_positionals
+from dermaseg.core.cliutil import (
+    EXIT_USAGE,
+    HelpFormatter,
+    accept_old_positionals,
+    add_overwrite_option,
+    refuse_to_replace,
+)
 from dermaseg.core.errors import UserError
 
 
@@ -22,6 +28,7 @@ def register(subparsers) -> None:
     preview.add_argument("--data", default=None, help="data set root (any layout dermaseg reads); required")
     preview.add_argument("--n", type=int, default=8, help="number of images")
     preview.add_argument("--out", type=Path, default=Path("grid.png"), help="augmentation grid PNG")
+    add_overwrite_option(preview, "existing grid PNGs")
     preview.add_argument("--config", type=Path, default=None,
                          help="YAML pipeline config (top level, or under a `pipeline:` key); "
                               "default: size 256 with the default training augmentation")
@@ -79,6 +86,7 @@ def run_preview(args) -> int:
             raise UserError(f"{args.data}: {exc}") from None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    refuse_to_replace(args, out.parent, [out.name, preview.preprocess_path(out).name])
     try:
         grid = preview.augment_grid(dataset, ids, config, out, seed=args.seed, versions=args.versions)
         steps = preview.preprocess_grid(dataset, ids, config, preview.preprocess_path(out))
