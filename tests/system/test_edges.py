@@ -70,7 +70,8 @@ def test_an_out_folder_with_earlier_outputs_is_refused_unless_overwrite(tmp_path
     assert _predict(first, "--out", out) == 2
     assert "IMG_0001_segmentation.png" in capsys.readouterr().err and mine.read_bytes() == b"the user's own file"
     assert _predict(first, "--out", out, "--overwrite") == 0
-    assert _predict(second, "--out", out) == 2                       # an earlier run's measurements are there
+    assert _predict(second, "--out", out) == 0        # the same settings: the run goes on, and lists both
+    assert sorted(r["image_id"] for r in _masks_match_rows(out)) == ["IMG_0001", "IMG_0002"]
     assert _predict(second, "--out", out, "--overwrite") == 0
     assert [r["image_id"] for r in _masks_match_rows(out)] == ["IMG_0002"]   # the first run's files are gone
     assert not list(out.glob("IMG_0001*"))
@@ -82,9 +83,12 @@ def test_classify_predict_refuses_an_earlier_classification_unless_overwrite(tmp
     image = _image(tmp_path / "in" / "a.jpg")
     out = tmp_path / "out"
     argv = ["classify", "predict", str(image), "--out", str(out), "--no-lesion-check", "--tta", "1"]
-    assert main(argv) == 0
+    (out / "classification.csv").parent.mkdir(parents=True)
+    (out / "classification.csv").write_text("the user's own table\n")
     assert main(argv) == 2 and "classification.csv" in capsys.readouterr().err
     assert main([*argv, "--overwrite"]) == 0
+    assert main(argv) == 0 and "done before" in capsys.readouterr().err        # the same command goes on
+    assert main([*argv[:-1], "2"]) == 2 and "other settings (tta_views)" in capsys.readouterr().err
 
 
 # --- every entry is done, skipped or ignored, by name ------------------------------------------------
@@ -133,15 +137,18 @@ def test_names_a_spreadsheet_would_run_are_written_as_text(tmp_path, name):
 # --- a disk that fills up ---------------------------------------------------------------------------
 
 class _Full:
-    """os.fdopen whose files refuse every write once `allowed` files have been opened."""
+    """os.fdopen for a disk that fills up: once `allowed` images (binary files) are written,
+    every new file refuses its writes."""
 
     def __init__(self, allowed: int):
         self.allowed, self.real = allowed, os.fdopen
 
-    def __call__(self, fd, *args, **kwargs):
-        fh = self.real(fd, *args, **kwargs)
-        self.allowed -= 1
-        return fh if self.allowed >= 0 else _Refusing(fh)
+    def __call__(self, fd, mode="r", *args, **kwargs):
+        fh = self.real(fd, mode, *args, **kwargs)
+        if self.allowed > 0 and "b" in mode:
+            self.allowed -= 1
+            return fh
+        return fh if self.allowed > 0 else _Refusing(fh)
 
 
 class _Refusing:
@@ -173,9 +180,10 @@ def test_a_full_disk_stops_in_one_line_naming_the_file_and_keeps_finished_work(t
     last = err.strip().splitlines()[-1]
     assert last.startswith("dermaseg: error: ") and "IMG_0001_segmentation.png: could not write it (No space" in last
     assert "Traceback" not in err
-    left = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert left == ["IMG_0000_overlay.jpg", "IMG_0000_segmentation.png"]   # whole files only, no temporary ones
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())          # whole files only, no temporary ones
+    assert left == ["IMG_0000_overlay.jpg", "IMG_0000_segmentation.png", "measurements.csv", "measurements.jsonl"]
     assert np.asarray(Image.open(tmp_path / "out" / "IMG_0000_segmentation.png")).shape == (120, 160)
+    assert [r["image_id"] for r in csv.DictReader(open(tmp_path / "out" / "measurements.csv"))] == ["IMG_0000"]
 
 
 # --- bad values are usage errors, before any image ----------------------------------------------------

@@ -144,6 +144,10 @@ def test_a_3_by_60000_jpeg_is_segmented_at_its_own_size(tmp_path, size):
     Image.fromarray(np.full((size[1], size[0], 3), 120, np.uint8)).save(path)
     assert main(["predict", str(path), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "strip_segmentation.png").size == size
+    # the classifier's quality check shrank it to 0 pixels a side and crashed in OpenCV
+    assert main(["classify", "predict", str(path), "--out", str(tmp_path / "cls"), "--tta", "1"]) == 0
+    assert "too_small" in (tmp_path / "cls" / "classification.csv").read_text() or \
+        "under 32 px" in (tmp_path / "cls" / "classification.csv").read_text()
 
 
 # --- output folder problems are caught before any work ----------------------------------------

@@ -224,12 +224,14 @@ def _predict(args) -> int:
     out = prepare_output_dir(args.out)  # before the models load: a bad --out costs nothing
     inputs = gather_images(args.paths)
     report_inputs(inputs)
-    refuse_earlier_outputs(out, ["classification.csv", "classification.json"], overwrite=args.overwrite)
+    if not (out / "classification.jsonl").exists():   # a journal there: the same command goes on
+        refuse_earlier_outputs(out, ["classification.csv", "classification.json"], overwrite=args.overwrite)
     clf = load_classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
                           threads=args.threads)
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
                             skipped=inputs.skipped, ignored=inputs.ignored, overwrite=args.overwrite)
     print(f"classified {result['written']} image(s) -> {result['csv']}"
+          + (f" ({result['done_before']} done before)" if result["done_before"] else "")
           + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")
           + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else ""),
           file=sys.stderr)

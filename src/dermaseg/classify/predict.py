@@ -71,7 +71,7 @@ class Classifier:
     """
 
     def __init__(self, model: str | Path | None = None, *, tta_views: int | None = None, crop: str = "model",
-                 segmenter: str | None = None, threads: int | None = None, batch_size: int = 16,
+                 segmenter: str | None = None, threads: int | None = None, batch_size: int = 8,
                  backend: str = "auto"):
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
@@ -263,44 +263,52 @@ class LesionCheck:
         return "; ".join(notes)
 
 
-def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 32,
+def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 16,
                    progress: bool = True, lesion_check: bool = True, skipped: list[dict] | None = None,
                    ignored: list[dict] | None = None, overwrite: bool = False) -> dict:
-    """Classify `files`, write `out_csv` (+ a JSON summary beside it).
+    """Classify `files` into `out_csv` (+ a JSON summary beside it).
 
-    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv', 'predicted': {class: count}}. The CSV's `warning` column
-    names why a prediction should not be trusted (no lesion found, too dark, blurry, tiny). Image
-    ids follow `dermaseg.data.inputs.output_ids`; CSV files already in the folder are refused
-    unless `overwrite`. Both files are written whole or not at all.
+    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv', 'predicted': {class: count}}.
+    The CSV's `warning` column names why a prediction should not be trusted (damaged JPEG data,
+    no lesion found, too dark, blurry, tiny). Image ids follow `dermaseg.data.inputs.output_ids`.
+    Rows stream: each image's row is appended to the CSV, and to `<csv stem>.jsonl`
+    (dermaseg.core.journal), as it is classified; the same call on the same folder goes on where
+    a stopped run stopped. Other results there are refused unless `overwrite`.
     """
     import json
     import warnings
 
-    from dermaseg.core.files import (
-        atomic_open,
-        refuse_earlier_outputs,
-        spreadsheet_text,
-    )
+    from dermaseg.core.files import TEXT_ERRORS, OutputError, atomic_open, refuse_earlier_outputs
+    from dermaseg.core.journal import Journal
     from dermaseg.data.inputs import output_ids, prepare_output_dir
     from dermaseg.data.io import ImageReadError, ImageWarning
     from dermaseg.data.loading import load_for_inference
 
     out_csv = Path(out_csv)
     prepare_output_dir(out_csv.parent)
-    refuse_earlier_outputs(out_csv.parent, [out_csv.name, out_csv.with_suffix(".json").name], overwrite=overwrite)
+    settings = {"model": getattr(classifier, "name", None), "tta_views": classifier.tta_views,
+                "crop": getattr(classifier, "cropper", None) is not None, "lesion_check": lesion_check}
+    journal = Journal(out_csv.with_suffix(".jsonl"), settings)
+    resuming = journal.path.exists() and not overwrite
+    if not resuming:
+        refuse_earlier_outputs(out_csv.parent, [out_csv.name, out_csv.with_suffix(".json").name], overwrite=overwrite)
+    journal.resume(overwrite=not resuming)
     ids = output_ids(files)
-    check = LesionCheck.for_classifier(classifier, lesion_check)
+    todo = [f for f in files if not journal.is_done(f)]
+    check = LesionCheck.for_classifier(classifier, lesion_check) if todo else None
     failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
-    written = flagged = 0
-    counts: dict[str, int] = {}
     min_side = max(640, 4 * classifier.pipeline.size)
     columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
-    with atomic_open(out_csv, newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        for start in range(0, len(files), chunk):
+    _write_classification(out_csv, columns, journal.rows())
+    try:
+        fh = open(out_csv, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
+    except OSError as exc:
+        raise OutputError(out_csv, exc) from None
+    writer = csv.writer(fh)
+    try:
+        for start in range(0, len(todo), chunk):
             batch, names, decoding = [], [], {}
-            for path in files[start:start + chunk]:
+            for path in todo[start:start + chunk]:
                 try:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always", ImageWarning)
@@ -319,17 +327,48 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
             for path, image, p in zip(names, batch, probs):
                 warning = "; ".join(filter(None, [*decoding.pop(path, []), check(image, path)]))
                 if warning:
-                    flagged += 1
                     print(f"dermaseg: warning: {path}: {warning}", file=sys.stderr)
-                predicted = classifier.class_names[int(p.argmax())]
-                writer.writerow([spreadsheet_text(ids[path]), predicted, *(f"{v:.6f}" for v in p),
-                                 spreadsheet_text(str(path)), spreadsheet_text(warning)])
-                counts[predicted] = counts.get(predicted, 0) + 1
-                written += 1
-            if progress and len(files) > chunk:
-                print(f"classified {min(start + chunk, len(files))}/{len(files)}", file=sys.stderr)
-    summary = {"written": written, "flagged": flagged, "failed": [{"path": f, "error": e} for f, e in failed],
-               "ignored": list(ignored or []), "csv": str(out_csv)}
-    with atomic_open(out_csv.with_suffix(".json")) as fh:
-        json.dump(summary, fh, indent=2)
-    return {"written": written, "failed": failed, "flagged": flagged, "csv": str(out_csv), "predicted": counts}
+                row = {"image_id": ids[path], "predicted": classifier.class_names[int(p.argmax())],
+                       "probabilities": [round(float(v), 6) for v in p], "path": str(path), "warning": warning}
+                journal.record(path, row)
+                try:
+                    writer.writerow(_csv_row(row))
+                    fh.flush()
+                except OSError as exc:
+                    raise OutputError(out_csv, exc) from None
+            if progress and len(todo) > chunk:
+                print(f"classified {min(start + chunk, len(todo))}/{len(todo)}", file=sys.stderr)
+    finally:
+        fh.close()
+        journal.close()
+        order = {ids[f]: i for i, f in enumerate(files)}
+        rows = sorted({r["image_id"]: r for r in journal.rows()}.values(), key=lambda r: order.get(r["image_id"], len(order)))
+        _write_classification(out_csv, columns, rows)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["predicted"]] = counts.get(r["predicted"], 0) + 1
+        flagged = sum(bool(r["warning"]) for r in rows)
+        summary = {"written": len(rows), "done_before": len(files) - len(todo), "flagged": flagged,
+                   "failed": [{"path": f, "error": e} for f, e in failed], "ignored": list(ignored or []),
+                   "csv": str(out_csv)}
+        with atomic_open(out_csv.with_suffix(".json")) as out:
+            json.dump(summary, out, indent=2)
+    return {"written": len(rows), "failed": failed, "flagged": flagged, "csv": str(out_csv), "predicted": counts,
+            "done_before": len(files) - len(todo)}
+
+
+def _csv_row(row: dict) -> list:
+    from dermaseg.core.files import spreadsheet_text
+
+    return [spreadsheet_text(row["image_id"]), row["predicted"], *(f"{v:.6f}" for v in row["probabilities"]),
+            spreadsheet_text(row["path"]), spreadsheet_text(row["warning"])]
+
+
+def _write_classification(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """The whole CSV, atomically: at the start (an earlier run's rows) and at the end (every row once)."""
+    from dermaseg.core.files import atomic_open
+
+    with atomic_open(path, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        writer.writerows(_csv_row(r) for r in rows)

@@ -90,8 +90,9 @@ def image_problems(image: np.ndarray, path: Path, image_id: str) -> list[Problem
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     # Measure sharpness on a bounded size so big and small images compare.
     scale = 256.0 / max(gray.shape)
-    if scale < 1:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if scale < 1:  # never below one pixel a side: a 3x60000 strip would ask for 0x256
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
     if sharpness < BLUR_LAPLACIAN_VAR:
         problems.append(Problem("blurry", path, f"extreme blur (variance of Laplacian {sharpness:.2f} < "

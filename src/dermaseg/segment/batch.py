@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import time
@@ -9,15 +10,18 @@ from pathlib import Path
 
 from dermaseg.core.cliutil import json_safe
 from dermaseg.core.files import (
+    TEXT_ERRORS,
     OutputError,
     atomic_open,
     refuse_earlier_outputs,
     spreadsheet_text,
 )
+from dermaseg.core.journal import Journal
 from dermaseg.data.encode import write_jpeg, write_png
 from dermaseg.data.inputs import output_ids, prepare_output_dir
 
-RESULT_FILES = ("measurements.csv", "measurements.json")
+RESULT_FILES = ("measurements.csv", "measurements.json", "measurements.jsonl")
+JOURNAL = "measurements.jsonl"   # one line per finished image: what a rerun goes on from
 
 
 def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bool = False, threshold=None,
@@ -28,9 +32,12 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
     a batch, and upscaling/writing/measuring the previous ones, so both cores stay busy.
-    Output names follow `output_ids`; an `out_dir` that already holds any of them, or an
-    earlier run's measurements, is refused unless `overwrite` (which first removes the files
-    the earlier run's measurements.json lists).
+    Results stream: each finished image's rows are appended to measurements.csv, and its entry
+    to measurements.jsonl (dermaseg.core.journal), as it finishes; measurements.json is written
+    at the end. The same call on the same `out_dir` goes on where a stopped run stopped:
+    images the journal lists (same path, size and modification time) are not done again.
+    Output names follow `output_ids`; an `out_dir` holding other outputs, or a run with other
+    settings, is refused unless `overwrite` (which first removes what the earlier run listed).
     """
     from tqdm import tqdm
 
@@ -39,23 +46,33 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
 
     out_dir = prepare_output_dir(out_dir)
     ids = output_ids(files)
-    written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
-    refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
+    settings = {"model": str(model) if model is not None else None, "tta": tta, "threshold": threshold,
+                "postprocess": postprocess, "mm_per_pixel": mm_per_pixel, "overlay": overlay}
+    journal = Journal(out_dir / JOURNAL, settings)
+    resuming = journal.path.exists() and not overwrite
+    if not resuming:
+        written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
+        refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads)
     if overwrite:
-        _remove_earlier_run(out_dir, keep=set(written))
-    per_image: list[dict] = []
+        _remove_earlier_run(out_dir, keep=set())
+    done_before = journal.resume(overwrite=not resuming)
+    todo = [f for f in files if not journal.is_done(f)]
     failed: list[dict] = [dict(s, image_id=Path(s["path"]).stem) for s in skipped or []]
     started = time.perf_counter()
     interrupted = False
+    finished = 0
     write_error: OutputError | None = None
-    bar = tqdm(total=len(files), unit="img", disable=quiet or len(files) < 2, file=sys.stderr)
+    table = MeasurementsTable(out_dir / "measurements.csv", mm=mm_per_pixel is not None, rows=journal.rows())
+    bar = tqdm(total=len(todo), unit="img", disable=quiet or len(todo) < 2, file=sys.stderr)
+    if done_before and not quiet:
+        print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
 
     def write(path, item, result, texts):
         return _write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel)
 
     try:
-        for path, entry, error in run_pipeline(segmenter, files, write, batch_size=batch_size):
+        for path, entry, error in run_pipeline(segmenter, todo, write, batch_size=batch_size):
             bar.update(1)
             if error is not None:
                 failed.append({"image_id": ids[path], "path": str(path), "error": error})
@@ -65,22 +82,28 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                 tqdm.write(f"dermaseg: warning: {text}", file=sys.stderr)
             if not entry["lesion_found"]:
                 tqdm.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
-            per_image.append(entry)
+            entry = json_safe(entry)
+            journal.record(path, entry)
+            table.append(entry)
+            finished += 1
     except KeyboardInterrupt:
-        interrupted = True  # keep what is done: the measurements of finished images are still written
+        interrupted = True  # what is done stays listed: the journal, the CSV and the JSON below
         raise
     except OutputError as exc:  # a full disk or a lost permission: every later image would fail too
         write_error = exc
     finally:
         bar.close()
+        journal.close()
+        table.close()
         elapsed = time.perf_counter() - started
+        per_image = _in_input_order(journal.rows(), [ids[f] for f in files])
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
-                   "mm_per_pixel": mm_per_pixel, "images": len(per_image), "failed": len(failed),
-                   "failures": failed, "ignored": list(ignored or []), "interrupted": interrupted,
-                   "seconds": round(elapsed, 2)}
+                   "mm_per_pixel": mm_per_pixel, "images": len(per_image), "done_before": len(files) - len(todo),
+                   "failed": len(failed), "failures": failed, "ignored": list(ignored or []),
+                   "interrupted": interrupted, "seconds": round(elapsed, 2)}
         try:
-            _write_measurements(out_dir, per_image)
+            MeasurementsTable.write(out_dir / "measurements.csv", per_image, mm=mm_per_pixel is not None)
             with atomic_open(out_dir / "measurements.json") as fh:
                 json.dump(json_safe({"summary": summary, "images": per_image}), fh, indent=2)
         except OutputError as exc:
@@ -90,9 +113,17 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
               file=sys.stderr)
         raise write_error
     if not quiet:
-        print(f"segmented {len(per_image)} image(s) into {out_dir} in {elapsed:.1f} s"
+        print(f"segmented {finished} image(s) into {out_dir} in {elapsed:.1f} s"
+              + (f" ({len(files) - len(todo)} done before)" if len(todo) < len(files) else "")
               + (f"; {len(failed)} skipped (see measurements.json)" if failed else ""))
     return summary
+
+
+def _in_input_order(rows: list[dict], order: list[str]) -> list[dict]:
+    """One entry per image id (the latest), in the order of the inputs; others after them."""
+    by_id = {row["image_id"]: row for row in rows}
+    rank = {image_id: i for i, image_id in enumerate(order)}
+    return sorted(by_id.values(), key=lambda row: rank.get(row["image_id"], len(rank)))
 
 
 def _write_outputs(path: Path, image_id: str, out_dir: Path, item, result, texts: list[str], overlay: bool,
@@ -115,27 +146,59 @@ def _write_outputs(path: Path, image_id: str, out_dir: Path, item, result, texts
             "lesion_found": result.lesion_found, "warnings": texts, "timings_ms": timings, "lesions": lesions}
 
 
-def _write_measurements(out_dir: Path, per_image: list[dict]) -> None:
-    """measurements.csv: one row per lesion (an image without lesions keeps one row)."""
-    import csv
+class MeasurementsTable:
+    """measurements.csv: one row per lesion (an image without lesions keeps one row), in a fixed
+    column order, appended and flushed as images finish; `write` rewrites it whole at the end."""
 
+    def __init__(self, path: Path, *, mm: bool, rows: list[dict]):
+        self.columns = csv_columns(mm)
+        MeasurementsTable.write(path, rows, mm=mm)   # the earlier run's rows, without a torn last line
+        try:
+            self._fh = open(path, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
+        except OSError as exc:
+            raise OutputError(path, exc) from None
+        self.path = path
+        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
+
+    def append(self, entry: dict) -> None:
+        try:
+            self._writer.writerows(csv_rows(entry))
+            self._fh.flush()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
+
+    def close(self) -> None:
+        self._fh.close()
+
+    @staticmethod
+    def write(path: Path, entries: list[dict], *, mm: bool) -> None:
+        with atomic_open(path, newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=csv_columns(mm), extrasaction="ignore")
+            writer.writeheader()
+            for entry in entries:
+                writer.writerows(csv_rows(entry))
+
+
+def csv_columns(mm: bool) -> list[str]:
+    """The image's fields, then every lesion field (the millimetre ones only with a scale)."""
+    from dermaseg.measure.lesions import COLUMNS
+
+    lesion = [c for c in COLUMNS if c != "image_id" and (mm or not (c.endswith("_mm") or c.endswith("_mm2")))]
+    return ["image_id", "width", "height", "lesion_found", "warnings", *lesion]
+
+
+def csv_rows(entry: dict) -> list[dict]:
+    """An image's measurements.json entry as CSV rows: lists joined by ";", formulas defused."""
+    base = {"image_id": entry["image_id"], "width": entry["width"], "height": entry["height"],
+            "lesion_found": entry["lesion_found"], "warnings": "; ".join(entry["warnings"])}
     rows = []
-    for entry in per_image:
-        base = {"image_id": entry["image_id"], "width": entry["width"], "height": entry["height"],
-                "lesion_found": entry["lesion_found"], "warnings": "; ".join(entry["warnings"])}
-        if not entry["lesions"]:
-            rows.append(base)
-        for lesion in entry["lesions"]:
-            row = dict(base)
-            for k, v in lesion.items():
-                row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
-                    (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
-            rows.append(row)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with atomic_open(out_dir / "measurements.csv", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns or ["image_id"])
-        writer.writeheader()
-        writer.writerows({k: spreadsheet_text(v) for k, v in row.items()} for row in rows)
+    for lesion in entry["lesions"] or [{}]:
+        row = dict(base)
+        for k, v in lesion.items():
+            row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
+                (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
+        rows.append({k: spreadsheet_text(v) for k, v in row.items()})
+    return rows
 
 
 def _remove_earlier_run(out_dir: Path, keep: set[str]) -> None:
@@ -150,3 +213,4 @@ def _remove_earlier_run(out_dir: Path, keep: set[str]) -> None:
             name = f"{entry.get('image_id')}_{kind}"
             if name not in keep and "/" not in name:
                 (out_dir / name).unlink(missing_ok=True)
+    (out_dir / JOURNAL).unlink(missing_ok=True)
