@@ -1,0 +1,116 @@
+"""An archive-sized run: images/s and memory over time of `predict` and `classify predict`.
+
+Makes N full-resolution photographs (the shared ISIC 2017 images upscaled to --size, as
+benchmarks/predict_speed.py does, then repeated under new names as hard links until there are
+N), runs each command over the folder in a fresh process, samples the process's resident memory
+twice a second, and prints images/s, the peak and the memory at 10 %, 50 % and 100 % of the run,
+so that growth with the number of images shows.
+
+    python benchmarks/archive.py                                   # 10,000 images of 6 Mpx
+    python benchmarks/archive.py --images 1000 --commands predict  # a shorter run
+    python benchmarks/archive.py --images 20 --size 600x400        # smoke run
+
+Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from predict_speed import make_photographs  # noqa: E402 - the same photographs as the speed benchmark
+
+COMMANDS = {
+    "predict": ["predict", "{images}", "--out", "{out}", "--overwrite"],
+    "classify": ["classify", "predict", "{images}", "--out", "{out}", "--overwrite"],
+}
+
+
+def archive(work: Path, n: int, size: tuple[int, int]) -> Path:
+    """A folder of `n` photographs: the upscaled sources, then hard links to them under new names."""
+    sources = make_photographs(work / f"photos_{size[0]}x{size[1]}", min(n, 2000), size)
+    folder = work / f"archive_{n}_{size[0]}x{size[1]}"
+    if folder.is_dir() and len(list(folder.iterdir())) == n:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for i in range(n):
+        src = sources[i % len(sources)]
+        dst = folder / f"{src.stem}_{i // len(sources):03d}.jpg"
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+    return folder
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def run(python: str, words: list[str], images: Path, out: Path, n: int) -> dict:
+    argv = [python, "-m", "dermaseg.cli", *[w.format(images=images, out=out) for w in words]]
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    samples: list[tuple[float, float]] = []
+    while proc.poll() is None:
+        value = rss_mb(proc.pid)
+        if value is not None:
+            samples.append((time.perf_counter() - started, value))
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read()
+    if proc.returncode not in (0, 3):
+        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{err[-2000:]}")
+
+    def at(share: float) -> float:
+        return next((v for t, v in samples if t >= share * seconds), samples[-1][1]) if samples else float("nan")
+
+    return {"command": " ".join(words[:2] if words[0] == "classify" else words[:1]), "images": n,
+            "seconds": round(seconds, 1), "images_per_s": round(n / seconds, 2),
+            "peak_rss_mb": round(max(v for _, v in samples), 0) if samples else None,
+            "rss_mb_at_10_50_100": [round(at(s), 0) for s in (0.1, 0.5, 1.0)],
+            "rss_mb_over_time": [[round(t, 1), round(v, 0)] for t, v in samples[::max(1, len(samples) // 200)]]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", type=int, default=10_000)
+    ap.add_argument("--size", default="3000x2000", help="W x H of the photographs")
+    ap.add_argument("--commands", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "dermaseg-archive"))
+    ap.add_argument("--dermaseg-python", default=sys.executable, help="python of the install to time")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    work = Path(args.work)
+    images = archive(work, args.images, (w, h))
+    results = [run(args.dermaseg_python, COMMANDS[c], images, work / f"out_{c}", args.images) for c in args.commands]
+    print(f"{args.images} photographs of {w}x{h}")
+    print("| command | images/s | peak RSS | RSS at 10 % / 50 % / 100 % of the run |")
+    print("| --- | --- | --- | --- |")
+    for r in results:
+        a, b, c = r["rss_mb_at_10_50_100"]
+        print(f"| `dermaseg {r['command']}` | {r['images_per_s']} | {r['peak_rss_mb']:.0f} MB | "
+              f"{a:.0f} / {b:.0f} / {c:.0f} MB |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
