@@ -27,7 +27,8 @@ JOURNAL = "measurements.jsonl"   # one line per finished image: what a rerun goe
 def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bool = False, threshold=None,
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
-                  ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False) -> dict:
+                  ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False,
+                  cluster: str | None = None) -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
@@ -38,6 +39,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     images the journal lists (same path, size and modification time) are not done again.
     Output names follow `output_ids`; an `out_dir` holding other outputs, or a run with other
     settings, is refused unless `overwrite` (which first removes what the earlier run listed).
+    `cluster`: a Dask scheduler's address; the images are then segmented by its workers
+    (dermaseg.segment.cluster), into the same outputs.
     """
     from tqdm import tqdm
 
@@ -71,8 +74,17 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     def write(path, item, result, texts):
         return _write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel)
 
+    if cluster:
+        from dermaseg.segment.cluster import results
+
+        model_path = Path(str(model)) if model is not None else None
+        remote = dict(settings, threads=threads, batch_size=batch_size,
+                      model=str(model_path.absolute()) if model_path is not None and model_path.exists() else model)
+        stream = results(cluster, todo, ids, out_dir, remote)
+    else:
+        stream = run_pipeline(segmenter, todo, write, batch_size=batch_size)
     try:
-        for path, entry, error in run_pipeline(segmenter, todo, write, batch_size=batch_size):
+        for path, entry, error in stream:
             bar.update(1)
             if error is not None:
                 failed.append({"image_id": ids[path], "path": str(path), "error": error})
@@ -97,6 +109,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         table.close()
         elapsed = time.perf_counter() - started
         per_image = _in_input_order(journal.rows(), [ids[f] for f in files])
+        rank = {str(f): i for i, f in enumerate(files)}
+        failed.sort(key=lambda f: rank.get(f["path"], -1))   # input order, however the work was spread
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
                    "mm_per_pixel": mm_per_pixel, "images": len(per_image), "done_before": len(files) - len(todo),

@@ -210,6 +210,9 @@ def _register_predict(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the outputs an earlier run (or anything else) left in --out; without it such an "
                         "--out is refused")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="a Dask scheduler (tcp://host:8786): its workers segment the images; inputs and --out must be "
+                        "on storage every worker sees (pip install -e \".[cluster]\")")
     p.set_defaults(func=_predict)
 
 
@@ -245,7 +248,8 @@ def _predict(args) -> int:
         summary = predict_files(files, args.out, model=args.model, tta=args.tta, threshold=args.threshold,
                                 postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
-                                ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite)
+                                ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite,
+                                cluster=args.cluster)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK if summary["failed"] == 0 else EXIT_SKIPPED
