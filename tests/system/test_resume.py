@@ -54,7 +54,7 @@ def test_predict_killed_part_way_goes_on_to_the_same_outputs(photos, tmp_path):
     argv = _command("predict", photos, "--out", stopped, "--threads", "1")
     _kill_part_way(argv, stopped / "measurements.jsonl", after=4)
     kept = len(list(csv.DictReader(open(stopped / "measurements.csv"))))
-    assert 4 <= kept < 24                                        # streamed rows survive the kill
+    assert 3 <= kept < 24        # streamed rows survive the kill (the row in flight may not)
     again = subprocess.run(argv, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "done before" in again.stderr + again.stdout

@@ -17,8 +17,8 @@ from dermaseg.core.files import (
     spreadsheet_text,
 )
 from dermaseg.core.journal import Journal
-from dermaseg.data.encode import write_jpeg, write_png
 from dermaseg.data.inputs import output_ids, prepare_output_dir
+from dermaseg.segment.outputs import write_outputs
 
 RESULT_FILES = ("measurements.csv", "measurements.json", "measurements.jsonl")
 JOURNAL = "measurements.jsonl"   # one line per finished image: what a rerun goes on from
@@ -72,7 +72,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
 
     def write(path, item, result, texts):
-        return _write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel)
+        return write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel)
 
     if cluster:
         from dermaseg.segment.cluster import results
@@ -138,26 +138,6 @@ def _in_input_order(rows: list[dict], order: list[str]) -> list[dict]:
     by_id = {row["image_id"]: row for row in rows}
     rank = {image_id: i for i, image_id in enumerate(order)}
     return sorted(by_id.values(), key=lambda row: rank.get(row["image_id"], len(rank)))
-
-
-def _write_outputs(path: Path, image_id: str, out_dir: Path, item, result, texts: list[str], overlay: bool,
-                   mm_per_pixel: float | None) -> dict:
-    """Mask at full size, overlay, measurements of one segmented image -> its measurements.json entry."""
-    from dermaseg.segment.overlay import overlay as draw_overlay
-
-    timings = result.timings_ms
-    t0 = time.perf_counter()
-    write_png(out_dir / f"{image_id}_segmentation.png", result.mask)
-    t1 = time.perf_counter()
-    if overlay:
-        write_jpeg(out_dir / f"{image_id}_overlay.jpg", draw_overlay(item.image, result.work_mask))
-    t2 = time.perf_counter()
-    lesions = result.measurements(mm_per_pixel)
-    t3 = time.perf_counter()
-    timings.update(mask_write_ms=round((t1 - t0) * 1000, 2), overlay_ms=round((t2 - t1) * 1000, 2),
-                   measure_ms=round((t3 - t2) * 1000, 2))
-    return {"image_id": image_id, "path": str(path), "width": item.full_size[1], "height": item.full_size[0],
-            "lesion_found": result.lesion_found, "warnings": texts, "timings_ms": timings, "lesions": lesions}
 
 
 class MeasurementsTable:

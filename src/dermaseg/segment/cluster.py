@@ -54,7 +54,7 @@ def results(address: str, files: list[Path], ids: dict[Path, str], out_dir: Path
 def segment_chunk(files: list[str], ids: dict[str, str], out_dir: str, settings: dict) -> list[tuple]:
     """Runs on a worker: segment `files` into `out_dir` with the run's settings."""
     from dermaseg.core.cliutil import json_safe
-    from dermaseg.segment.batch import _write_outputs
+    from dermaseg.segment.outputs import write_outputs
     from dermaseg.segment.segmenter import Segmenter
     from dermaseg.segment.stages import run_pipeline
 
@@ -66,7 +66,7 @@ def segment_chunk(files: list[str], ids: dict[str, str], out_dir: str, settings:
     out = Path(out_dir)
 
     def write(path, item, result, texts):
-        return _write_outputs(path, ids[str(path)], out, item, result, texts, settings["overlay"],
+        return write_outputs(path, ids[str(path)], out, item, result, texts, settings["overlay"],
                               settings["mm_per_pixel"])
 
     return [(str(path), json_safe(entry) if entry is not None else None, error)
