@@ -20,6 +20,7 @@ from dermaseg.core.errors import UserError
 # Text files dermaseg writes are UTF-8; a file name that is not (bytes from an old archive,
 # carried by Python as surrogate escapes) is written as its \udcXX escape, not refused.
 TEXT_ERRORS = "backslashreplace"
+TEMP_SUFFIX = ".dermaseg-tmp"
 # Temporary files are made private (0600); the finished file gets the usual permissions.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -51,7 +52,7 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[io.IOBa
         kwargs.setdefault("errors", TEXT_ERRORS)
     fd, tmp = -1, None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{_ascii(path.name)}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_ascii(path.name)}.", suffix=TEMP_SUFFIX, dir=path.parent)
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **kwargs) as fh:
             fd = -1
@@ -68,6 +69,17 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[io.IOBa
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def remove_stale_temporaries(folder: Path | str) -> int:
+    """Delete the temporary files a killed run left in `folder` (a SIGKILL skips every clean-up);
+    returns how many. Only names atomic_open makes: `.<name>.<random>.dermaseg-tmp`."""
+    removed = 0
+    for stale in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+            removed += 1
+    return removed
 
 
 def _ascii(name: str) -> str:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from dermaseg.core.cache import file_signature
-from dermaseg.core.files import OutputError, TEXT_ERRORS
+from dermaseg.core.files import TEXT_ERRORS, OutputError, remove_stale_temporaries
 
 
 class Journal:
@@ -27,6 +27,7 @@ class Journal:
     def resume(self, *, overwrite: bool) -> dict[tuple, dict]:
         """Earlier results of this run (signature -> row); ValueError if the folder holds a run
         with other settings and not `overwrite`. With `overwrite` the journal starts empty."""
+        remove_stale_temporaries(self.path.parent)   # half-written files of a killed run
         if overwrite or not self.path.exists():
             self.done = {}
             self._start()
