@@ -13,8 +13,6 @@ import importlib
 import math
 import sys
 
-import numpy as np
-
 from dermaseg.core.errors import UserError
 
 EXIT_OK = 0          # every file done
@@ -96,6 +94,8 @@ def write_json(args: argparse.Namespace, document) -> None:
 
 def json_safe(value, *, finite: bool = False):
     """numpy scalars -> Python, recursively; with `finite`, NaN/inf -> None (strict JSON has no NaN)."""
+    import numpy as np  # not at import time: `dermaseg --help` stays fast
+
     if isinstance(value, dict):
         return {k: json_safe(v, finite=finite) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
