@@ -9,6 +9,11 @@ so that growth with the number of images shows.
     python benchmarks/archive.py                                   # 10,000 images of 6 Mpx
     python benchmarks/archive.py --images 1000 --commands predict  # a shorter run
     python benchmarks/archive.py --images 20 --size 600x400        # smoke run
+    python benchmarks/archive.py --images 1000 --commands predict --cluster-workers 1 2   # + a Dask cluster
+
+With --cluster-workers, `predict --cluster` is also timed on a local Dask cluster of separate
+processes (a scheduler and N single-threaded workers) for each N: on one machine this shows the
+engine's overhead against a local run, not the gain of more machines.
 
 Run it on an otherwise idle machine.
 """
@@ -88,6 +93,23 @@ def run(python: str, words: list[str], images: Path, out: Path, n: int) -> dict:
             "rss_mb_over_time": [[round(t, 1), round(v, 0)] for t, v in samples[::max(1, len(samples) // 200)]]}
 
 
+def local_cluster(python: str, workers: int, work: Path):
+    """A scheduler and `workers` worker processes on this machine; (address, processes)."""
+    address_file = work / f"scheduler_{workers}.json"
+    address_file.unlink(missing_ok=True)
+    procs = [subprocess.Popen([python, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(address_file),
+                               "--port", "0", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    while not address_file.exists():
+        time.sleep(0.1)
+    address = json.loads(address_file.read_text())["address"]
+    procs += [subprocess.Popen([python, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads",
+                                "1", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              for _ in range(workers)]
+    subprocess.run([python, "-c", f"from distributed import Client; Client({address!r}).wait_for_workers({workers})"],
+                   check=True)
+    return address, procs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=10_000)
@@ -95,12 +117,25 @@ def main() -> None:
     ap.add_argument("--commands", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "dermaseg-archive"))
     ap.add_argument("--dermaseg-python", default=sys.executable, help="python of the install to time")
+    ap.add_argument("--cluster-workers", type=int, nargs="*", default=[],
+                    help="also time predict --cluster on a local cluster with this many workers (needs .[cluster])")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
     work = Path(args.work)
     images = archive(work, args.images, (w, h))
     results = [run(args.dermaseg_python, COMMANDS[c], images, work / f"out_{c}", args.images) for c in args.commands]
+    for workers in args.cluster_workers:
+        address, procs = local_cluster(args.dermaseg_python, workers, work)
+        try:
+            r = run(args.dermaseg_python, [*COMMANDS["predict"], "--cluster", address], images, work / "out_cluster",
+                    args.images)
+        finally:
+            for proc in procs[::-1]:
+                proc.terminate()
+                proc.wait()
+        r["command"] = f"predict --cluster (local, {workers} worker{'s' if workers > 1 else ''})"
+        results.append(r)
     print(f"{args.images} photographs of {w}x{h}")
     print("| command | images/s | peak RSS | RSS at 10 % / 50 % / 100 % of the run |")
     print("| --- | --- | --- | --- |")
