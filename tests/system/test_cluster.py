@@ -1,5 +1,6 @@
-"""`dermaseg predict --cluster` on a real local Dask cluster of separate processes (a scheduler and
-two workers): the same outputs as a local run, the same skip reporting, and it goes on after a stop."""
+"""`dermaseg predict --cluster` and `dermaseg classify predict --cluster` on a real local Dask
+cluster of separate processes (a scheduler and two workers): the same outputs as a local run, the
+same skip reporting, and it goes on after a stop."""
 
 from __future__ import annotations
 
@@ -79,6 +80,18 @@ def test_a_cluster_run_goes_on_where_an_earlier_one_stopped(cluster, photos, tmp
     assert "7 image(s) done before" in capsys.readouterr().err
     ids = [r["image_id"] for r in csv.DictReader(open(tmp_path / "o" / "measurements.csv"))]
     assert sorted(ids) == [f"IMG_{i:04d}" for i in range(20)]
+
+
+def test_a_cluster_classification_writes_the_local_run_s_rows(cluster, photos, tmp_path):
+    from dermaseg.cli import main
+
+    base = ["classify", "predict", str(photos), "--tta", "1"]
+    assert main([*base, "--out", str(tmp_path / "local")]) == 3
+    assert main([*base, "--out", str(tmp_path / "cluster"), "--cluster", cluster]) == 3
+    local, remote = ((tmp_path / name / "classification.csv").read_text().splitlines() for name in ("local", "cluster"))
+    assert sorted(remote) == sorted(local) and len(local) == 21
+    skips = [json.loads((tmp_path / name / "classification.json").read_text())["failed"] for name in ("local", "cluster")]
+    assert skips[0] == skips[1] and len(skips[0]) == 1
 
 
 def test_no_scheduler_there_is_one_line(tmp_path, capsys):

@@ -21,7 +21,7 @@ submodules that need them. The public names: `load_classifier`, `Classifier` (`p
 _LAZY = {
     "Classifier": "dermaseg.classify.predict",
     "load_classifier": "dermaseg.classify.predict",
-    "classify_files": "dermaseg.classify.predict",
+    "classify_files": "dermaseg.classify.batch",
     "load_config": "dermaseg.classify.config",
     "train_classifier": "dermaseg.classify.train",
     "evaluate_classifier": "dermaseg.classify.evaluate",

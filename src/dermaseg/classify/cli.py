@@ -66,6 +66,9 @@ def register(subparsers) -> None:
                    help="classifier file or shipped name (default: the shipped one); repeat it to predict "
                         "with an ensemble, the mean of the models' probabilities")
     r.add_argument("--out", default="predictions", help="output folder")
+    r.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="a Dask scheduler (tcp://host:8786): its workers classify the images; inputs and --out must be "
+                        "on storage every worker sees (pip install -e \".[cluster]\")")
     r.add_argument("--overwrite", action="store_true",
                    help="replace classification.csv/.json an earlier run left in --out; without it such an --out is refused")
     r.add_argument("--tta", type=int, default=None, metavar="N",
@@ -217,7 +220,8 @@ def _calibrate(args) -> int:
 
 @_user_errors
 def _predict(args) -> int:
-    from dermaseg.classify.predict import classify_files, gather_images, load_classifier
+    from dermaseg.classify.batch import classify_files
+    from dermaseg.classify.predict import gather_images, load_classifier
     from dermaseg.core.files import refuse_earlier_outputs
     from dermaseg.data.inputs import prepare_output_dir, report_inputs
 
@@ -229,7 +233,10 @@ def _predict(args) -> int:
     clf = load_classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
                           threads=args.threads)
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
-                            skipped=inputs.skipped, ignored=inputs.ignored, overwrite=args.overwrite)
+                            skipped=inputs.skipped, ignored=inputs.ignored, overwrite=args.overwrite,
+                            cluster=args.cluster,
+                            remote={"model": args.model, "tta_views": args.tta, "crop": args.crop,
+                                    "segmenter": args.segmenter, "threads": args.threads})
     print(f"classified {result['written']} image(s) -> {result['csv']}"
           + (f" ({result['done_before']} done before)" if result["done_before"] else "")
           + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")

@@ -2,7 +2,7 @@
 
 image (any size) -> optional crop to the lesion (segmentation model) -> pipeline.prepare (the
 code training used) -> network, softmax averaged over the model's dihedral TTA views ->
-class probabilities. `classify_files` writes one CSV row per image (image_id, predicted,
+class probabilities. `dermaseg.classify.batch.classify_files` writes one CSV row per image (image_id, predicted,
 prob_<class>...); an unreadable file is reported and skipped, never a crash. Several classifier
 files, or an ensemble file (.json) naming them, make a `ClassifierEnsemble`: the mean of their
 probabilities. `load_classifier` opens any of these.
@@ -10,8 +10,6 @@ probabilities. `load_classifier` opens any of these.
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -263,112 +261,30 @@ class LesionCheck:
         return "; ".join(notes)
 
 
-def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 16,
-                   progress: bool = True, lesion_check: bool = True, skipped: list[dict] | None = None,
-                   ignored: list[dict] | None = None, overwrite: bool = False) -> dict:
-    """Classify `files` into `out_csv` (+ a JSON summary beside it).
-
-    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv', 'predicted': {class: count}}.
-    The CSV's `warning` column names why a prediction should not be trusted (damaged JPEG data,
-    no lesion found, too dark, blurry, tiny). Image ids follow `dermaseg.data.inputs.output_ids`.
-    Rows stream: each image's row is appended to the CSV, and to `<csv stem>.jsonl`
-    (dermaseg.core.journal), as it is classified; the same call on the same folder goes on where
-    a stopped run stopped. Other results there are refused unless `overwrite`.
-    """
-    import json
+def classify_chunk(classifier, check, paths: list[Path], ids: dict, min_side: int) -> list[tuple]:
+    """(path, row, None) or (path, None, reason) for each of `paths`: decode, classify, check."""
     import warnings
 
-    from dermaseg.core.files import TEXT_ERRORS, OutputError, atomic_open, refuse_earlier_outputs
-    from dermaseg.core.journal import Journal
-    from dermaseg.data.inputs import output_ids, prepare_output_dir
     from dermaseg.data.io import ImageReadError, ImageWarning
     from dermaseg.data.loading import load_for_inference
 
-    out_csv = Path(out_csv)
-    prepare_output_dir(out_csv.parent)
-    settings = {"model": getattr(classifier, "name", None), "tta_views": classifier.tta_views,
-                "crop": getattr(classifier, "cropper", None) is not None, "lesion_check": lesion_check}
-    journal = Journal(out_csv.with_suffix(".jsonl"), settings)
-    resuming = journal.path.exists() and not overwrite
-    if not resuming:
-        refuse_earlier_outputs(out_csv.parent, [out_csv.name, out_csv.with_suffix(".json").name], overwrite=overwrite)
-    journal.resume(overwrite=not resuming)
-    ids = output_ids(files)
-    todo = [f for f in files if not journal.is_done(f)]
-    check = LesionCheck.for_classifier(classifier, lesion_check) if todo else None
-    failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
-    min_side = max(640, 4 * classifier.pipeline.size)
-    columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
-    _write_classification(out_csv, columns, journal.rows())
-    try:
-        fh = open(out_csv, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
-    except OSError as exc:
-        raise OutputError(out_csv, exc) from None
-    writer = csv.writer(fh)
-    try:
-        for start in range(0, len(todo), chunk):
-            batch, names, decoding = [], [], {}
-            for path in todo[start:start + chunk]:
-                try:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always", ImageWarning)
-                        item = load_for_inference(path, min_side=min_side)
-                except (ImageReadError, OSError, ValueError) as exc:
-                    reason = getattr(exc, "reason", None) or str(exc)
-                    failed.append((str(path), reason))
-                    print(f"dermaseg: skipped {path}: {reason}", file=sys.stderr)
-                    continue
-                batch.append(item.image)
-                names.append(path)
-                decoding[path] = [str(w.message) for w in caught if issubclass(w.category, ImageWarning)]
-            if not batch:
-                continue
-            probs = classifier.predict_proba(batch)
-            for path, image, p in zip(names, batch, probs):
-                warning = "; ".join(filter(None, [*decoding.pop(path, []), check(image, path)]))
-                if warning:
-                    print(f"dermaseg: warning: {path}: {warning}", file=sys.stderr)
-                row = {"image_id": ids[path], "predicted": classifier.class_names[int(p.argmax())],
-                       "probabilities": [round(float(v), 6) for v in p], "path": str(path), "warning": warning}
-                journal.record(path, row)
-                try:
-                    writer.writerow(_csv_row(row))
-                    fh.flush()
-                except OSError as exc:
-                    raise OutputError(out_csv, exc) from None
-            if progress and len(todo) > chunk:
-                print(f"classified {min(start + chunk, len(todo))}/{len(todo)}", file=sys.stderr)
-    finally:
-        fh.close()
-        journal.close()
-        order = {ids[f]: i for i, f in enumerate(files)}
-        rows = sorted({r["image_id"]: r for r in journal.rows()}.values(), key=lambda r: order.get(r["image_id"], len(order)))
-        _write_classification(out_csv, columns, rows)
-        counts: dict[str, int] = {}
-        for r in rows:
-            counts[r["predicted"]] = counts.get(r["predicted"], 0) + 1
-        flagged = sum(bool(r["warning"]) for r in rows)
-        summary = {"written": len(rows), "done_before": len(files) - len(todo), "flagged": flagged,
-                   "failed": [{"path": f, "error": e} for f, e in failed], "ignored": list(ignored or []),
-                   "csv": str(out_csv)}
-        with atomic_open(out_csv.with_suffix(".json")) as out:
-            json.dump(summary, out, indent=2)
-    return {"written": len(rows), "failed": failed, "flagged": flagged, "csv": str(out_csv), "predicted": counts,
-            "done_before": len(files) - len(todo)}
-
-
-def _csv_row(row: dict) -> list:
-    from dermaseg.core.files import spreadsheet_text
-
-    return [spreadsheet_text(row["image_id"]), row["predicted"], *(f"{v:.6f}" for v in row["probabilities"]),
-            spreadsheet_text(row["path"]), spreadsheet_text(row["warning"])]
-
-
-def _write_classification(path: Path, columns: list[str], rows: list[dict]) -> None:
-    """The whole CSV, atomically: at the start (an earlier run's rows) and at the end (every row once)."""
-    from dermaseg.core.files import atomic_open
-
-    with atomic_open(path, newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        writer.writerows(_csv_row(r) for r in rows)
+    out, batch, names, decoding = [], [], [], {}
+    for path in paths:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ImageWarning)
+                item = load_for_inference(path, min_side=min_side)
+        except (ImageReadError, OSError, ValueError) as exc:
+            out.append((path, None, getattr(exc, "reason", None) or str(exc)))
+            continue
+        batch.append(item.image)
+        names.append(path)
+        decoding[path] = [str(w.message) for w in caught if issubclass(w.category, ImageWarning)]
+    if batch:
+        for path, image, p in zip(names, batch, classifier.predict_proba(batch)):
+            warning = "; ".join(filter(None, [*decoding.pop(path, []), check(image, path) if check else ""]))
+            out.append((path, {"image_id": ids[path], "predicted": classifier.class_names[int(p.argmax())],
+                               "probabilities": [round(float(v), 6) for v in p], "path": str(path),
+                               "warning": warning}, None))
+    rank = {path: i for i, path in enumerate(paths)}
+    return sorted(out, key=lambda r: rank[r[0]])

@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from dermaseg.core.cluster import chunked, map_chunks
+
 CHUNK = 16   # images per task: large enough to keep a worker's pipeline full, small enough to spread
 
 _SEGMENTERS: dict[str, object] = {}   # per worker process: settings -> Segmenter
@@ -27,32 +29,18 @@ _SEGMENTERS: dict[str, object] = {}   # per worker process: settings -> Segmente
 def results(address: str, files: list[Path], ids: dict[Path, str], out_dir: Path, settings: dict,
             chunk: int = CHUNK) -> Iterator[tuple[Path, dict | None, str | None]]:
     """(path, measurements entry, None) or (path, None, reason) per file, as chunks finish anywhere."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ValueError('--cluster needs the cluster extra: pip install -e ".[cluster]"') from None
-    try:
-        client = Client(address, timeout="10s")
-    except OSError as exc:
-        raise ValueError(f"--cluster {address}: no Dask scheduler answers there ({exc})") from None
     by_name = {str(f.absolute()): f for f in files}
-    tasks = []
-    with client:
-        names = list(by_name)
-        for start in range(0, len(names), chunk):
-            part = names[start:start + chunk]
-            tasks.append(client.submit(segment_chunk, part, {n: ids[by_name[n]] for n in part}, str(out_dir.absolute()),
-                                       settings, pure=False))
-        for task in as_completed(tasks):
-            for name, entry, error in task.result():   # a worker's OutputError (full disk) stops the run here
-                if entry is not None:   # name the file as the command line did, as a local run does
-                    entry["path"] = str(by_name[name])
-                    entry["warnings"] = [w.replace(name, entry["path"], 1) for w in entry["warnings"]]
-                yield by_name[name], entry, error
+    items = [(name, ids[f]) for name, f in by_name.items()]   # (path every worker sees, output id)
+    for done in map_chunks(address, segment_chunk, chunked(items, chunk), str(out_dir.absolute()), settings):
+        for name, entry, error in done:   # a worker's OutputError (full disk) stops the run here
+            if entry is not None:   # name the file as the command line did, as a local run does
+                entry["path"] = str(by_name[name])
+                entry["warnings"] = [w.replace(name, entry["path"], 1) for w in entry["warnings"]]
+            yield by_name[name], entry, error
 
 
-def segment_chunk(files: list[str], ids: dict[str, str], out_dir: str, settings: dict) -> list[tuple]:
-    """Runs on a worker: segment `files` into `out_dir` with the run's settings."""
+def segment_chunk(items: list[tuple[str, str]], out_dir: str, settings: dict) -> list[tuple]:
+    """Runs on a worker: segment the (path, output id) `items` into `out_dir` with the run's settings."""
     from dermaseg.core.cliutil import json_safe
     from dermaseg.segment.outputs import write_outputs
     from dermaseg.segment.segmenter import Segmenter
@@ -64,11 +52,12 @@ def segment_chunk(files: list[str], ids: dict[str, str], out_dir: str, settings:
                                      postprocess=settings["postprocess"], threads=settings["threads"])
     segmenter = _SEGMENTERS[key]
     out = Path(out_dir)
+    ids = dict(items)
 
     def write(path, item, result, texts):
         return write_outputs(path, ids[str(path)], out, item, result, texts, settings["overlay"],
                               settings["mm_per_pixel"])
 
     return [(str(path), json_safe(entry) if entry is not None else None, error)
-            for path, entry, error in run_pipeline(segmenter, [Path(f) for f in files], write,
+            for path, entry, error in run_pipeline(segmenter, [Path(f) for f in ids], write,
                                                    batch_size=settings["batch_size"])]

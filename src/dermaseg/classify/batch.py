@@ -1,0 +1,115 @@
+"""`dermaseg classify predict` over files: rows streamed to classification.csv, journalled, resumable,
+on this machine or on a Dask cluster (dermaseg.classify.cluster)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from dermaseg.classify.predict import Classifier, LesionCheck, classify_chunk
+
+
+def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | str, *, chunk: int = 16,
+                   progress: bool = True, lesion_check: bool = True, skipped: list[dict] | None = None,
+                   ignored: list[dict] | None = None, overwrite: bool = False, cluster: str | None = None,
+                   remote: dict | None = None) -> dict:
+    """Classify `files` into `out_csv` (+ a JSON summary beside it).
+
+    Returns {'written', 'failed': [(path, reason)], 'flagged', 'csv', 'predicted': {class: count}}.
+    The CSV's `warning` column names why a prediction should not be trusted (damaged JPEG data,
+    no lesion found, too dark, blurry, tiny). Image ids follow `dermaseg.data.inputs.output_ids`.
+    Rows stream: each image's row is appended to the CSV, and to `<csv stem>.jsonl`
+    (dermaseg.core.journal), as it is classified; the same call on the same folder goes on where
+    a stopped run stopped. Other results there are refused unless `overwrite`. `cluster`: a Dask
+    scheduler's address; its workers then classify, each loading the classifier from `remote`
+    (load_classifier's arguments), into the same rows (dermaseg.classify.cluster).
+    """
+    import json
+
+    from dermaseg.core.files import TEXT_ERRORS, OutputError, atomic_open, refuse_earlier_outputs
+    from dermaseg.core.journal import Journal
+    from dermaseg.data.inputs import output_ids, prepare_output_dir
+
+    out_csv = Path(out_csv)
+    prepare_output_dir(out_csv.parent)
+    settings = {"model": getattr(classifier, "name", None), "tta_views": classifier.tta_views,
+                "crop": getattr(classifier, "cropper", None) is not None, "lesion_check": lesion_check}
+    journal = Journal(out_csv.with_suffix(".jsonl"), settings)
+    resuming = journal.path.exists() and not overwrite
+    if not resuming:
+        refuse_earlier_outputs(out_csv.parent, [out_csv.name, out_csv.with_suffix(".json").name], overwrite=overwrite)
+    journal.resume(overwrite=not resuming)
+    ids = output_ids(files)
+    todo = [f for f in files if not journal.is_done(f)]
+    check = LesionCheck.for_classifier(classifier, lesion_check) if todo and not cluster else None
+    failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
+    min_side = max(640, 4 * classifier.pipeline.size)
+    columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
+    _write_classification(out_csv, columns, journal.rows())
+    try:
+        fh = open(out_csv, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
+    except OSError as exc:
+        raise OutputError(out_csv, exc) from None
+    writer = csv.writer(fh)
+    if cluster:
+        from dermaseg.classify.cluster import results
+
+        stream = results(cluster, todo, ids, min_side, dict(remote or {}, lesion_check=lesion_check), chunk)
+    else:
+        stream = _local_rows(classifier, check, todo, ids, min_side, chunk, progress)
+    try:
+        for path, row, error in stream:
+            if error is not None:
+                failed.append((str(path), error))
+                print(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
+                continue
+            if row["warning"]:
+                print(f"dermaseg: warning: {path}: {row['warning']}", file=sys.stderr)
+            journal.record(path, row)
+            try:
+                writer.writerow(_csv_row(row))
+                fh.flush()
+            except OSError as exc:
+                raise OutputError(out_csv, exc) from None
+    finally:
+        fh.close()
+        journal.close()
+        order = {ids[f]: i for i, f in enumerate(files)}
+        rows = sorted({r["image_id"]: r for r in journal.rows()}.values(), key=lambda r: order.get(r["image_id"], len(order)))
+        _write_classification(out_csv, columns, rows)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["predicted"]] = counts.get(r["predicted"], 0) + 1
+        flagged = sum(bool(r["warning"]) for r in rows)
+        summary = {"written": len(rows), "done_before": len(files) - len(todo), "flagged": flagged,
+                   "failed": [{"path": f, "error": e} for f, e in failed], "ignored": list(ignored or []),
+                   "csv": str(out_csv)}
+        with atomic_open(out_csv.with_suffix(".json")) as out:
+            json.dump(summary, out, indent=2)
+    return {"written": len(rows), "failed": failed, "flagged": flagged, "csv": str(out_csv), "predicted": counts,
+            "done_before": len(files) - len(todo)}
+
+
+def _local_rows(classifier, check, todo: list[Path], ids: dict, min_side: int, chunk: int, progress: bool):
+    for start in range(0, len(todo), chunk):
+        yield from classify_chunk(classifier, check, todo[start:start + chunk], ids, min_side)
+        if progress and len(todo) > chunk:
+            print(f"classified {min(start + chunk, len(todo))}/{len(todo)}", file=sys.stderr)
+
+
+def _csv_row(row: dict) -> list:
+    from dermaseg.core.files import spreadsheet_text
+
+    return [spreadsheet_text(row["image_id"]), row["predicted"], *(f"{v:.6f}" for v in row["probabilities"]),
+            spreadsheet_text(row["path"]), spreadsheet_text(row["warning"])]
+
+
+def _write_classification(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """The whole CSV, atomically: at the start (an earlier run's rows) and at the end (every row once)."""
+    from dermaseg.core.files import atomic_open
+
+    with atomic_open(path, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        writer.writerows(_csv_row(r) for r in rows)
