@@ -190,3 +190,26 @@ def refuse_to_replace(args: argparse.Namespace, folder, names) -> None:
         refuse_earlier_outputs(Path(folder), list(names), overwrite=getattr(args, "overwrite", False))
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+class _NoBar:
+    """What a progress bar offers, for runs too short to show one: no tqdm import (~20 ms of start-up)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    @staticmethod
+    def write(text: str, file=None) -> None:
+        print(text, file=file or sys.stderr)
+
+
+def progress_bar(total: int, *, quiet: bool = False, unit: str = "img"):
+    """A tqdm bar on stderr for two or more items, else a stand-in with the same methods."""
+    if quiet or total < 2:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from dermaseg.core.cliutil import json_safe
+from dermaseg.core.cliutil import json_safe, progress_bar
 from dermaseg.core.files import (
     TEXT_ERRORS,
     OutputError,
@@ -42,8 +42,6 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     `cluster`: a Dask scheduler's address; the images are then segmented by its workers
     (dermaseg.segment.cluster), into the same outputs.
     """
-    from tqdm import tqdm
-
     from dermaseg.segment.segmenter import Segmenter
     from dermaseg.segment.stages import run_pipeline
 
@@ -67,7 +65,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     finished = 0
     write_error: OutputError | None = None
     table = MeasurementsTable(out_dir / "measurements.csv", mm=mm_per_pixel is not None, rows=journal.rows())
-    bar = tqdm(total=len(todo), unit="img", disable=quiet or len(todo) < 2, file=sys.stderr)
+    bar = progress_bar(len(todo), quiet=quiet)
     if done_before and not quiet:
         print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
 
@@ -88,12 +86,12 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
             bar.update(1)
             if error is not None:
                 failed.append({"image_id": ids[path], "path": str(path), "error": error})
-                tqdm.write(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
+                bar.write(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
                 continue
             for text in entry["warnings"]:
-                tqdm.write(f"dermaseg: warning: {text}", file=sys.stderr)
+                bar.write(f"dermaseg: warning: {text}", file=sys.stderr)
             if not entry["lesion_found"]:
-                tqdm.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
+                bar.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
             entry = json_safe(entry)
             journal.record(path, entry)
             table.append(entry)
