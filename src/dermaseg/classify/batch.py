@@ -3,7 +3,6 @@ on this machine or on a Dask cluster (dermaseg.classify.cluster)."""
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     """
     import json
 
-    from dermaseg.core.files import TEXT_ERRORS, OutputError, atomic_open, refuse_earlier_outputs
+    from dermaseg.core.files import StreamedTable, atomic_open, refuse_earlier_outputs
     from dermaseg.core.journal import Journal
     from dermaseg.data.inputs import output_ids, prepare_output_dir
 
@@ -46,12 +45,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     failed: list[tuple[str, str]] = [(s["path"], s["error"]) for s in skipped or []]
     min_side = max(640, 4 * classifier.pipeline.size)
     columns = ["image_id", "predicted", *(f"prob_{n}" for n in classifier.class_names), "path", "warning"]
-    _write_classification(out_csv, columns, journal.rows())
-    try:
-        fh = open(out_csv, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
-    except OSError as exc:
-        raise OutputError(out_csv, exc) from None
-    writer = csv.writer(fh)
+    table = StreamedTable(out_csv, columns, [_csv_row(r) for r in journal.rows()])
     if cluster:
         from dermaseg.classify.cluster import results
 
@@ -67,17 +61,12 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
             if row["warning"]:
                 print(f"dermaseg: warning: {path}: {row['warning']}", file=sys.stderr)
             journal.record(path, row)
-            try:
-                writer.writerow(_csv_row(row))
-                fh.flush()
-            except OSError as exc:
-                raise OutputError(out_csv, exc) from None
+            table.append([_csv_row(row)])
     finally:
-        fh.close()
+        table.close()
         journal.close()
-        order = {ids[f]: i for i, f in enumerate(files)}
-        rows = sorted({r["image_id"]: r for r in journal.rows()}.values(), key=lambda r: order.get(r["image_id"], len(order)))
-        _write_classification(out_csv, columns, rows)
+        rows = journal.rows(order=[ids[f] for f in files])
+        StreamedTable.write(out_csv, columns, [_csv_row(r) for r in rows])
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["predicted"]] = counts.get(r["predicted"], 0) + 1
@@ -103,13 +92,3 @@ def _csv_row(row: dict) -> list:
 
     return [spreadsheet_text(row["image_id"]), row["predicted"], *(f"{v:.6f}" for v in row["probabilities"]),
             spreadsheet_text(row["path"]), spreadsheet_text(row["warning"])]
-
-
-def _write_classification(path: Path, columns: list[str], rows: list[dict]) -> None:
-    """The whole CSV, atomically: at the start (an earlier run's rows) and at the end (every row once)."""
-    from dermaseg.core.files import atomic_open
-
-    with atomic_open(path, newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        writer.writerows(_csv_row(r) for r in rows)

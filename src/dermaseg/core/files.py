@@ -7,6 +7,7 @@ CSV text cells a spreadsheet will not run as formulas."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno as errnos
 import io
 import json
@@ -118,3 +119,35 @@ def refuse_earlier_outputs(out_dir: Path, names, *, overwrite: bool) -> None:
         shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
         raise ValueError(f"{out_dir}: already holds {shown}: choose another --out, or add --overwrite "
                          "to replace what is there")
+
+
+class StreamedTable:
+    """A CSV results table that streams: written whole (atomically) with the rows known so far,
+    then appended and flushed row by row as results finish, and written whole again at the end
+    (`write`), so that every row is listed once and a kill leaves at most the row in flight out."""
+
+    def __init__(self, path: Path | str, header: list[str], rows=()):
+        self.path = Path(path)
+        StreamedTable.write(self.path, header, rows)
+        try:
+            self._fh = open(self.path, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
+        self._writer = csv.writer(self._fh)
+
+    def append(self, rows) -> None:
+        try:
+            self._writer.writerows(rows)
+            self._fh.flush()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from None
+
+    def close(self) -> None:
+        self._fh.close()
+
+    @staticmethod
+    def write(path: Path | str, header: list[str], rows) -> None:
+        with atomic_open(path, newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from dermaseg.core.cache import file_signature
-from dermaseg.core.files import TEXT_ERRORS, OutputError, remove_stale_temporaries
+from dermaseg.core.files import TEXT_ERRORS, OutputError, atomic_open, remove_stale_temporaries
 
 
 class Journal:
@@ -55,8 +55,14 @@ class Journal:
         except OSError as exc:
             raise OutputError(self.path, exc) from None
 
-    def rows(self) -> list[dict]:
-        return list(self.done.values())
+    def rows(self, order: list[str] | None = None) -> list[dict]:
+        """The finished rows; with `order` (image ids, the inputs' order), one row per image id
+        (the latest) in that order, rows of other ids after them."""
+        if order is None:
+            return list(self.done.values())
+        by_id = {row["image_id"]: row for row in self.done.values()}
+        rank = {image_id: i for i, image_id in enumerate(order)}
+        return sorted(by_id.values(), key=lambda row: rank.get(row["image_id"], len(rank)))
 
     def close(self) -> None:
         if self._fh is not None:
@@ -65,8 +71,6 @@ class Journal:
 
     def _start(self, rows: list[dict] = ()) -> None:
         """(Re)write the journal whole, without a torn last line, and keep it open for appending."""
-        from dermaseg.core.files import atomic_open
-
         with atomic_open(self.path) as fh:
             fh.write(json.dumps({"settings": self.settings}) + "\n")
             for r in rows:

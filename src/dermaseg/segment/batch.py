@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -10,8 +9,8 @@ from pathlib import Path
 
 from dermaseg.core.cliutil import json_safe, progress_bar
 from dermaseg.core.files import (
-    TEXT_ERRORS,
     OutputError,
+    StreamedTable,
     atomic_open,
     refuse_earlier_outputs,
     spreadsheet_text,
@@ -56,7 +55,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads)
     if overwrite:
-        _remove_earlier_run(out_dir, keep=set())
+        _remove_earlier_run(out_dir)
     done_before = journal.resume(overwrite=not resuming)
     todo = [f for f in files if not journal.is_done(f)]
     failed: list[dict] = [dict(s, image_id=Path(s["path"]).stem) for s in skipped or []]
@@ -64,7 +63,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     interrupted = False
     finished = 0
     write_error: OutputError | None = None
-    table = MeasurementsTable(out_dir / "measurements.csv", mm=mm_per_pixel is not None, rows=journal.rows())
+    columns = csv_columns(mm_per_pixel is not None)
+    table = StreamedTable(out_dir / "measurements.csv", columns, csv_rows(journal.rows(), columns))
     bar = progress_bar(len(todo), quiet=quiet)
     if done_before and not quiet:
         print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
@@ -94,7 +94,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                 bar.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
             entry = json_safe(entry)
             journal.record(path, entry)
-            table.append(entry)
+            table.append(csv_rows([entry], columns))
             finished += 1
     except KeyboardInterrupt:
         interrupted = True  # what is done stays listed: the journal, the CSV and the JSON below
@@ -106,7 +106,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         journal.close()
         table.close()
         elapsed = time.perf_counter() - started
-        per_image = _in_input_order(journal.rows(), [ids[f] for f in files])
+        per_image = journal.rows(order=[ids[f] for f in files])
         rank = {str(f): i for i, f in enumerate(files)}
         failed.sort(key=lambda f: rank.get(f["path"], -1))   # input order, however the work was spread
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
@@ -115,7 +115,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                    "failed": len(failed), "failures": failed, "ignored": list(ignored or []),
                    "interrupted": interrupted, "seconds": round(elapsed, 2)}
         try:
-            MeasurementsTable.write(out_dir / "measurements.csv", per_image, mm=mm_per_pixel is not None)
+            StreamedTable.write(out_dir / "measurements.csv", columns, csv_rows(per_image, columns))
             with atomic_open(out_dir / "measurements.json") as fh:
                 json.dump(json_safe({"summary": summary, "images": per_image}), fh, indent=2)
         except OutputError as exc:
@@ -131,46 +131,6 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     return summary
 
 
-def _in_input_order(rows: list[dict], order: list[str]) -> list[dict]:
-    """One entry per image id (the latest), in the order of the inputs; others after them."""
-    by_id = {row["image_id"]: row for row in rows}
-    rank = {image_id: i for i, image_id in enumerate(order)}
-    return sorted(by_id.values(), key=lambda row: rank.get(row["image_id"], len(rank)))
-
-
-class MeasurementsTable:
-    """measurements.csv: one row per lesion (an image without lesions keeps one row), in a fixed
-    column order, appended and flushed as images finish; `write` rewrites it whole at the end."""
-
-    def __init__(self, path: Path, *, mm: bool, rows: list[dict]):
-        self.columns = csv_columns(mm)
-        MeasurementsTable.write(path, rows, mm=mm)   # the earlier run's rows, without a torn last line
-        try:
-            self._fh = open(path, "a", newline="", encoding="utf-8", errors=TEXT_ERRORS)
-        except OSError as exc:
-            raise OutputError(path, exc) from None
-        self.path = path
-        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
-
-    def append(self, entry: dict) -> None:
-        try:
-            self._writer.writerows(csv_rows(entry))
-            self._fh.flush()
-        except OSError as exc:
-            raise OutputError(self.path, exc) from None
-
-    def close(self) -> None:
-        self._fh.close()
-
-    @staticmethod
-    def write(path: Path, entries: list[dict], *, mm: bool) -> None:
-        with atomic_open(path, newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=csv_columns(mm), extrasaction="ignore")
-            writer.writeheader()
-            for entry in entries:
-                writer.writerows(csv_rows(entry))
-
-
 def csv_columns(mm: bool) -> list[str]:
     """The image's fields, then every lesion field (the millimetre ones only with a scale)."""
     from dermaseg.measure.lesions import COLUMNS
@@ -179,23 +139,25 @@ def csv_columns(mm: bool) -> list[str]:
     return ["image_id", "width", "height", "lesion_found", "warnings", *lesion]
 
 
-def csv_rows(entry: dict) -> list[dict]:
-    """An image's measurements.json entry as CSV rows: lists joined by ";", formulas defused."""
-    base = {"image_id": entry["image_id"], "width": entry["width"], "height": entry["height"],
-            "lesion_found": entry["lesion_found"], "warnings": "; ".join(entry["warnings"])}
+def csv_rows(entries: list[dict], columns: list[str]) -> list[list]:
+    """measurements.json entries as CSV rows in `columns`: one a lesion (an image without lesions
+    keeps one), lists joined by ";", formulas defused."""
     rows = []
-    for lesion in entry["lesions"] or [{}]:
-        row = dict(base)
-        for k, v in lesion.items():
-            row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
-                (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
-        rows.append({k: spreadsheet_text(v) for k, v in row.items()})
+    for entry in entries:
+        base = {"image_id": entry["image_id"], "width": entry["width"], "height": entry["height"],
+                "lesion_found": entry["lesion_found"], "warnings": "; ".join(entry["warnings"])}
+        for lesion in entry["lesions"] or [{}]:
+            row = dict(base)
+            for k, v in lesion.items():
+                row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
+                    (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
+            rows.append([spreadsheet_text(row.get(c, "")) for c in columns])
     return rows
 
 
-def _remove_earlier_run(out_dir: Path, keep: set[str]) -> None:
-    """Delete the masks and overlays an earlier run's measurements.json lists (not those this run
-    rewrites), so that no file in `out_dir` is left that no measurements file lists."""
+def _remove_earlier_run(out_dir: Path) -> None:
+    """Delete the masks and overlays an earlier run's measurements.json lists, and its journal,
+    so that no file in `out_dir` is left that no measurements file lists."""
     try:
         earlier = json.loads((out_dir / "measurements.json").read_text())["images"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -203,6 +165,6 @@ def _remove_earlier_run(out_dir: Path, keep: set[str]) -> None:
     for entry in earlier:
         for kind in ("segmentation.png", "overlay.jpg"):
             name = f"{entry.get('image_id')}_{kind}"
-            if name not in keep and "/" not in name:
+            if "/" not in name:
                 (out_dir / name).unlink(missing_ok=True)
     (out_dir / JOURNAL).unlink(missing_ok=True)
