@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dermaseg.core.files import atomic_open
+
 
 def digest(parts, length: int = 16) -> str:
     """A short, stable hex name for JSON-able `parts` (dict keys sorted)."""
@@ -32,18 +34,14 @@ def file_signature(path) -> list:
 
 
 def save_array(path: Path | str, array: np.ndarray) -> Path:
-    """np.save, atomically."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
-    return path
+    """np.save, atomically (dermaseg.core.files)."""
+    with atomic_open(path, "wb") as fh:
+        np.save(fh, array)
+    return Path(path)
 
 
 def save_arrays(path: Path | str, **arrays: np.ndarray) -> Path:
     """np.savez of several arrays (`path` ends in .npz), atomically."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return Path(path)
