@@ -12,6 +12,7 @@ from dermaseg.core.cliutil import (
     EXIT_USAGE,
     HelpFormatter,
     add_overwrite_option,
+    add_recipe_arguments,
     refuse_to_replace,
 )
 from dermaseg.core.errors import UserError
@@ -28,9 +29,7 @@ def register(subparsers) -> None:
                        description="Train a classifier. Recipes live in configs/classify_*.yaml; any key can be "
                                    "overridden as key.sub=value (e.g. train.sampling=oversample data.ratios=70:30).",
                        formatter_class=HelpFormatter)
-    t.add_argument("--config", help="YAML recipe (default: built-in defaults)")
-    t.add_argument("--out", help="run folder (default: runs/<config name>)")
-    t.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    add_recipe_arguments(t)
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="score a classifier on labelled data",

@@ -174,6 +174,13 @@ def float_between(low: float, high: float, *, include_high: bool = False):
     return parse
 
 
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every training command takes: a YAML recipe, a run folder and key.sub=value overrides."""
+    parser.add_argument("--config", help="YAML recipe (default: built-in defaults)")
+    parser.add_argument("--out", help="run folder (default: runs/<config name>)")
+    parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+
+
 def add_overwrite_option(parser: argparse.ArgumentParser, what: str) -> None:
     """--overwrite: without it, a command refuses to replace `what` (an earlier run's or the user's)."""
     parser.add_argument("--overwrite", action="store_true",

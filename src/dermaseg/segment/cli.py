@@ -11,6 +11,7 @@ from dermaseg.core.cliutil import (
     HelpFormatter,
     accept_old_positionals,
     add_overwrite_option,
+    add_recipe_arguments,
     float_between,
     refuse_to_replace,
     require,
@@ -32,9 +33,7 @@ def _register_train(subparsers) -> None:
                     "as key.sub=value (e.g. train.epochs=5 model.encoder=resnet34). Re-running the same command "
                     "on the same --out folder resumes from its last checkpoint.",
         formatter_class=HelpFormatter)
-    p.add_argument("--config", help="YAML recipe (default: built-in defaults)")
-    p.add_argument("--out", help="run folder (default: runs/<config name>)")
-    p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    add_recipe_arguments(p)
     p.set_defaults(func=_train)
 
     s = subparsers.add_parser(
