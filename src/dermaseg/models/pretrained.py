@@ -23,9 +23,8 @@ import torch
 LITE_VARIANTS = ("lite0", "lite1", "lite2")
 # Native ImageNet input size of each checkpoint (from TF's efficientnet_lite_builder.py).
 LITE_INPUT_SIZE = {"lite0": 224, "lite1": 240, "lite2": 260}
-# The checkpoints expect x / 127.5 - 1, i.e. mean = std = 0.5 on a 0..1 scale.
-LITE_MEAN = (0.5, 0.5, 0.5)
-LITE_STD = (0.5, 0.5, 0.5)
+# The checkpoints expect x / 127.5 - 1, i.e. mean = std = 0.5 on a 0..1 scale: the "symmetric"
+# row of dermaseg.models.backbones.NORMALISATION_STATS.
 
 
 def _check_variant(variant: str) -> str:
