@@ -88,9 +88,13 @@ def test_upload_outline_measurements_download(shared_data, browser, server_url, 
     assert page.locator("#measurements tbody tr").count() >= 12
     assert page.locator('#measurements tr[data-field="max_feret_diameter_px"] td').nth(2).inner_text() == "px"
 
-    # class probabilities: seven bars, the predicted one marked
+    # class probabilities: seven bars, the predicted one marked; the triage point and the prediction set
     assert page.locator("#classes .bar-row").count() == 7
     assert page.locator("#classes .bar-row.predicted").count() == 1
+    assert page.inner_text("#triage").startswith(("Refer", "Routine"))
+    predicted = page.get_attribute("#classes .bar-row.predicted", "data-class")
+    assert f"{predicted} (" in page.inner_text("#prediction-set")
+    assert "dermoscopy" in page.inner_text("#image-info") and page.locator("#kind-note").is_hidden()
 
     # downloads: the mask at the image's own size, and the JSON
     with page.expect_download() as info:
@@ -127,4 +131,20 @@ def test_page_reports_a_refused_file(browser, server_url, tmp_path):
     page.wait_for_selector("#status.error", timeout=30_000)
     assert "not an image" in page.inner_text("#status")
     assert page.locator("#result").is_hidden()
+    page.close()
+
+
+def test_page_refuses_a_photograph_that_is_not_of_skin(shared_data, browser, server_url):
+    """An object photograph: the page says so instead of drawing an outline or a diagnosis."""
+    photo = shared_data / "not_dermoscopy" / "imagenet_objects" / "n03345487_fire_engine.jpg"
+    page = browser.new_page()
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(photo))
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Not analysed')",
+                           timeout=60_000)
+    assert "does not look like a skin-lesion photograph" in page.inner_text("#kind-note")
+    assert page.locator("#kind-note").is_visible()
+    assert page.locator("#outline polygon").count() == 0
+    assert page.locator("#classes .bar-row").count() == 0 and page.locator("#panels").is_hidden()
+    assert "error" not in (page.get_attribute("#status", "class") or "")
     page.close()

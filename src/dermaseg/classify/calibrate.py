@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from dermaseg.classify import labels as L_
-from dermaseg.classify.predict import Classifier, adjust
+from dermaseg.classify.decisions import adjust, fit_decisions, fit_temperature  # noqa: F401 - re-exported
+from dermaseg.classify.predict import Classifier
 
 TAUS = tuple(np.round(np.arange(-0.5, 1.51, 0.125), 3))
 
@@ -40,21 +41,6 @@ def choose_tau(probs: np.ndarray, y: np.ndarray, prior: np.ndarray, class_names:
                       "score": accuracy_balanced_mean(m)})
     best = max(table, key=lambda r: (round(r["score"], 6), -abs(r["tau"])))
     return best["tau"], table
-
-
-TEMPERATURES = tuple(np.round(np.exp(np.linspace(np.log(0.25), np.log(4.0), 161)), 4))
-
-
-def fit_temperature(probs: np.ndarray, y: np.ndarray, shift: np.ndarray | None = None,
-                    temperatures=TEMPERATURES) -> float:
-    """The T (on a log grid, 0.25..4) minimising the negative log-likelihood of adjust(probs, shift, T)."""
-    y = np.asarray(y, dtype=np.int64)
-
-    def nll(t: float) -> float:
-        p = adjust(probs, shift, t)
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
-
-    return float(min(temperatures, key=nll))
 
 
 def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: str | Path,
@@ -94,6 +80,9 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
     raw = read_classifier(clf.path)
     raw["logit_shift"] = shift.tolist()
     raw["temperature"] = temperature
+    calibrated = adjust(probs, shift, temperature)
+    raw["decisions"] = fit_decisions(calibrated, y_val, clf.class_names, ensemble=False,
+                                     about={"data": str(data_root), "split": "val"}).to_dict()
     raw["info"]["calibration"] = {"method": "logit adjustment (tau) and temperature, both tuned on the validation split",
                                   "tau": tau, "temperature": temperature, "validation_ece": ece,
                                   "train_prior": prior.tolist(), "n_val": len(ids), "table": table}
@@ -105,3 +94,57 @@ def calibrate_classifier(model: str | Path, data_root: str | Path, out_model: st
           f"temperature {temperature:.3f}: validation ECE {ece['before']:.3f} -> {ece['after']:.3f}", file=sys.stderr)
     return {"tau": tau, "temperature": temperature, "validation_ece": ece, "table": table, "model": str(out_model),
             "validation": chosen}
+
+
+def calibrate_ensemble(model: str | Path, data_root: str | Path, out_path: str | Path,
+                       threads: int | None = None) -> dict:
+    """An ensemble file's own temperature, prediction-set and triage thresholds
+    (dermaseg.classify.decisions), fitted on its first member's validation split on the members'
+    mean probabilities as they are; writes a new ensemble file (the same members) to `out_path`."""
+    import json
+
+    from dermaseg.classify.evaluate import held_out_ids
+    from dermaseg.classify.predict import ClassifierEnsemble, load_classifier
+    from dermaseg.core.files import atomic_open
+    from dermaseg.core.zoo import SHIPPED, resolve
+    from dermaseg.data.readers import open_dataset
+
+    source = resolve(model, "classification").path
+    clf = load_classifier(model, threads=threads)
+    if not isinstance(clf, ClassifierEnsemble) or source.suffix.lower() != ".json":
+        raise ValueError(f"{source}: not an ensemble file")
+    raw = json.loads(source.read_text())
+    clf.decisions = None   # fit on the members' mean, not on an earlier fit's output
+    ds = open_dataset(data_root)
+    records = L_.labelled(ds.records, clf.task)
+    class_map = ((clf.meta.get("info") or {}).get("split") or {}).get("class_map") or {}
+    by_id = {r.image_id: L_.renamed(r, class_map) if class_map else r for r in records}
+    val_ids, _ = held_out_ids(records, clf.meta.get("info", {}), "val")
+    if not val_ids:
+        raise ValueError("the model's split has no validation part to fit on")
+    probs, ids, chunk = [], [], []
+    for image_id in val_ids + [None]:
+        sample = ds.try_load(by_id[image_id]) if image_id is not None else None
+        if sample is not None:
+            chunk.append(sample.image)
+            ids.append(image_id)
+        if chunk and (len(chunk) == 64 or image_id is None):
+            probs.append(clf.predict_proba(chunk))
+            chunk = []
+    probs = np.concatenate(probs)
+    y = np.array(L_.targets([by_id[i] for i in ids], clf.class_names, clf.task))
+    decisions = fit_decisions(probs, y, clf.class_names, ensemble=True,
+                              about={"data": str(data_root), "split": "val"})
+    raw["decisions"] = decisions.to_dict()
+    # members named by file stay reachable from wherever the new file goes
+    raw["members"] = [m if m in SHIPPED else str((source.parent / m).resolve()) for m in raw["members"]]
+    with atomic_open(Path(out_path)) as fh:
+        json.dump(raw, fh, indent=2)
+        fh.write("\n")
+    f = decisions.fitted_on
+    print(f"temperature {decisions.temperature:.3f}: validation ECE {f['ece_before']:.3f} -> {f['ece_after']:.3f}; "
+          f"prediction sets at {decisions.coverage:.0%}: classes with p >= {decisions.set_threshold:.4f}; "
+          f"triage: refer when p(mel) >= {decisions.triage_threshold:.4g} (validation melanoma sensitivity "
+          f"{f['triage_sensitivity']:.3f}, specificity {f['triage_specificity']:.3f}; mel+bcc+akiec at the "
+          f"same sensitivity: specificity {f['malignant_rule']['specificity']:.3f}), n={f['n']}", file=sys.stderr)
+    return raw

@@ -11,6 +11,7 @@ from dermaseg.core.cliutil import (
     EXIT_SKIPPED,
     EXIT_USAGE,
     HelpFormatter,
+    add_accept_any_image_option,
     add_overwrite_option,
     add_recipe_arguments,
     refuse_to_replace,
@@ -56,9 +57,14 @@ def register(subparsers) -> None:
 
     r = sub.add_parser("predict", help="classify images (shipped classifier by default)",
                        description="Classify images or folders of images. Writes <out>/classification.csv with "
-                                   "image_id, predicted, one prob_<class> column per class, path and warning (why "
-                                   "a prediction should not be trusted: no lesion found, too dark, blurry, tiny), "
-                                   "and classification.json listing skipped files with the reason.",
+                                   "image_id, image_kind (dermoscopy, clinical or other) and image_kind_score, "
+                                   "predicted, one calibrated prob_<class> column per class, prediction_set (the "
+                                   "classes that together hold the true one 90% of the time on the model's test "
+                                   "population), triage (refer or routine, set for 90% melanoma sensitivity), path "
+                                   "and warning (why a prediction should not be trusted: a clinical photograph, no "
+                                   "lesion found, too dark, blurry, tiny); an image of kind other is not classified "
+                                   "(see --accept-any-image). Every column: docs/measurements.md. Also writes "
+                                   "classification.json listing skipped files with the reason.",
                        epilog=EXIT_CODES_HELP, formatter_class=HelpFormatter)
     r.add_argument("paths", nargs="+", metavar="IMAGE|FOLDER")
     r.add_argument("--model", action="append", default=None,
@@ -78,17 +84,22 @@ def register(subparsers) -> None:
     r.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
     r.add_argument("--no-lesion-check", action="store_true",
                    help="do not run the segmentation model to flag images where no lesion is found")
+    add_accept_any_image_option(r, "classify")
     r.set_defaults(func=_predict)
 
-    c = sub.add_parser("calibrate", help="tune a prior correction and a temperature on the validation split",
+    c = sub.add_parser("calibrate", help="tune confidence, prediction sets and the triage point on the validation "
+                                         "split",
                        description="Shift the logits by -tau * log(training prior), tau chosen on the model's own "
                                    "validation split (rebuilt from the model file) to maximise the mean of accuracy "
                                    "and balanced accuracy; then divide them by a temperature fitted on the same split "
                                    "(lowest negative log-likelihood: confidence that matches accuracy, reported as "
-                                   "the expected calibration error before and after). Writes a new model file; the "
-                                   "test split is not touched.",
+                                   "the expected calibration error before and after). On the same split, fit the "
+                                   "prediction-set threshold (split conformal, 90% coverage) and the triage threshold "
+                                   "(refer at 90% melanoma sensitivity). An ensemble file (.json) gets its own "
+                                   "temperature on the members' mean and its own thresholds. Writes a new model "
+                                   "file; the test split is not touched.",
                        formatter_class=HelpFormatter)
-    c.add_argument("--model", required=True, help="classifier file")
+    c.add_argument("--model", required=True, help="classifier file, or an ensemble file / shipped ensemble name")
     c.add_argument("--data", required=True, help="the dataset the model was trained on")
     c.add_argument("--out", required=True, help="calibrated model file to write")
     add_overwrite_option(c, "an existing --out file")
@@ -207,9 +218,14 @@ def _evaluate(args) -> int:
 
 @_user_errors
 def _calibrate(args) -> int:
-    from dermaseg.classify.calibrate import calibrate_classifier
+    from dermaseg.classify.calibrate import calibrate_classifier, calibrate_ensemble
+    from dermaseg.core.zoo import resolve
 
     refuse_to_replace(args, Path(args.out).parent, [Path(args.out).name])
+    if resolve(args.model, "classification").path.suffix.lower() == ".json":
+        calibrate_ensemble(args.model, args.data, args.out, threads=args.threads)
+        print(f"-> {args.out}")
+        return 0
     result = calibrate_classifier(args.model, args.data, args.out, threads=args.threads)
     v = result["validation"]
     print(f"tau {result['tau']}: validation accuracy {v['accuracy']:.4f}, balanced accuracy "
@@ -233,16 +249,18 @@ def _predict(args) -> int:
                           threads=args.threads)
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
                             skipped=inputs.skipped, ignored=inputs.ignored, overwrite=args.overwrite,
-                            cluster=args.cluster,
+                            cluster=args.cluster, accept_any_image=args.accept_any_image, threads=args.threads,
                             remote={"model": args.model, "tta_views": args.tta, "crop": args.crop,
                                     "segmenter": args.segmenter, "threads": args.threads})
     print(f"classified {result['written']} image(s) -> {result['csv']}"
           + (f" ({result['done_before']} done before)" if result["done_before"] else "")
           + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")
-          + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else ""),
+          + (f"; {len(result['failed'])} skipped (see classification.json)" if result["failed"] else "")
+          + (f"; {len(result['not_done'])} not classified: not a skin-lesion photograph (--accept-any-image to "
+             "classify them anyway)" if result["not_done"] else ""),
           file=sys.stderr)
     print(predicted_summary(result["predicted"]), file=sys.stderr)
-    return EXIT_OK if not result["failed"] else EXIT_SKIPPED
+    return EXIT_OK if not result["failed"] and not result["not_done"] else EXIT_SKIPPED
 
 
 def predicted_summary(counts: dict[str, int]) -> str:

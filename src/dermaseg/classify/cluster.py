@@ -39,7 +39,9 @@ def classify_chunk_on_worker(items: list[tuple[str, str]], min_side: int, settin
     if key not in _CLASSIFIERS:
         classifier = load_classifier(settings["model"], tta_views=settings["tta_views"], crop=settings["crop"],
                                      segmenter=settings["segmenter"], threads=settings["threads"])
-        _CLASSIFIERS[key] = classifier, LesionCheck.for_classifier(classifier, settings["lesion_check"])
+        _CLASSIFIERS[key] = classifier, LesionCheck.for_classifier(
+            classifier, settings["lesion_check"], accept_any_image=settings["accept_any_image"],
+            threads=settings["threads"])
     classifier, check = _CLASSIFIERS[key]
     ids = {Path(name): image_id for name, image_id in items}
     return [(str(path), row, error) for path, row, error in classify_chunk(classifier, check, list(ids), ids, min_side)]

@@ -20,7 +20,7 @@ import numpy as np
 
 from dermaseg.classify import labels as L_
 from dermaseg.classify.metrics import classification_metrics, summary_line
-from dermaseg.classify.plots import plot_confusion
+from dermaseg.classify.plots import plot_confusion, plot_reliability
 from dermaseg.classify.predict import load_classifier
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split
@@ -140,14 +140,15 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
     if not kept:
         raise ValueError("no readable image to score")
     p = np.concatenate(probs)
+    index = {i: k for k, i in enumerate(ids)}
+    y = y[[index[i] for i in kept]]
+    decided = _decision_figures(clf, p, y, names, collapse)
     if collapse:
         mel = [c for c, n in enumerate(clf.class_names) if n in L_.MELANOMA_NAMES]
         if not mel:
             raise ValueError(f"the model has no melanoma class ({clf.class_names}); cannot score melanoma vs rest")
         pm = p[:, mel].sum(axis=1)
         p = np.stack([1 - pm, pm], axis=1)
-    index = {i: k for k, i in enumerate(ids)}
-    y = y[[index[i] for i in kept]]
     metrics = classification_metrics(y, p, names)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,14 +160,41 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
               "version": clf.meta.get("version") or (clf.meta.get("info") or {}).get("version"),
               "data": str(data_root), "split": split, "task": task,
               "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
-              "skipped": len(ids) - len(kept), "warning": warning, **metrics}
+              "skipped": len(ids) - len(kept), "warning": warning, **metrics, **decided}
+    plot_reliability(y, p, out_dir / "reliability.png", title=f"{Path(str(data_root)).name} ({split}): {clf.name}")
     roc = melanoma_roc(y, p, names, out_dir, title=f"{Path(str(data_root)).name} ({split}): melanoma vs. rest")
     if roc is not None:
         report["melanoma_auc"] = roc["auc"]
         report["melanoma_auc_ci95"] = roc["auc_ci95"]
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
-    print(summary_line(metrics) + (f", melanoma AUC {roc['auc']:.3f}" if roc else ""), file=sys.stderr)
+    print(summary_line(metrics) + (f", melanoma AUC {roc['auc']:.3f}" if roc else "")
+          + f", ECE {metrics['ece']:.3f}" + _decision_line(decided), file=sys.stderr)
     return report
+
+
+def _decision_figures(clf, p: np.ndarray, y: np.ndarray, names: list[str], collapse: bool) -> dict:
+    """Prediction-set coverage and triage figures (dermaseg.classify.decisions) of a model that has them."""
+    from dermaseg.classify.decisions import decision_metrics
+
+    decisions = getattr(clf, "decisions", None)
+    if decisions is None:
+        return {}
+    if collapse:   # melanoma vs rest: y indexes ("other", "melanoma"); the rule needs the model's classes
+        return decision_metrics(p, None, clf.class_names, decisions, positive=y == 1)
+    return decision_metrics(p, y, names, decisions)
+
+
+def _decision_line(decided: dict) -> str:
+    parts = []
+    if "prediction_sets" in decided:
+        s = decided["prediction_sets"]
+        parts.append(f"prediction sets: coverage {s['coverage']:.3f} (target {s['coverage_target']:.2f}), "
+                     f"mean size {s['mean_size']:.2f}")
+    if "triage" in decided and decided["triage"]["sensitivity"] is not None:
+        t = decided["triage"]
+        spec = f"{t['specificity']:.3f}" if t["specificity"] is not None else "-"
+        parts.append(f"triage: melanoma sensitivity {t['sensitivity']:.3f}, specificity {spec}")
+    return "".join(f"; {p}" for p in parts)
 
 
 def melanoma_roc(y: np.ndarray, p: np.ndarray, names: list[str], out_dir: Path, title: str = "") -> dict | None:

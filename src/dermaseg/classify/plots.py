@@ -75,3 +75,33 @@ def plot_grid(results, out_png: Path | str, title: str = "") -> Path:
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, out_png)
+
+
+def plot_reliability(y_true, prob, out_png: Path | str, title: str = "", bins: int = 15) -> Path:
+    """Reliability diagram of the top class: accuracy against stated confidence in the same 15
+    bins as the expected calibration error, bar width the bin, the share of images per bin below."""
+    from dermaseg.classify.metrics import expected_calibration_error
+
+    prob = np.asarray(prob, dtype=np.float64)
+    y_true = np.asarray(y_true)
+    confidence = prob.max(axis=1)
+    correct = prob.argmax(axis=1) == y_true
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    edges = np.linspace(0, 1, bins + 1)
+    share = np.array([(which == b).mean() for b in range(bins)])
+    accuracy = np.array([correct[which == b].mean() if (which == b).any() else np.nan for b in range(bins)])
+    fig = _figure(figsize=(5.2, 5.6))
+    top, bottom = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    top.bar(edges[:-1], np.nan_to_num(accuracy), width=1 / bins, align="edge", color="#6aa9c9", edgecolor="#1d2430",
+            label="accuracy in the bin")
+    top.plot([0, 1], [0, 1], color="#d9822b", linestyle="--", label="perfect calibration")
+    top.set_ylabel("accuracy")
+    top.set_ylim(0, 1)
+    top.legend(loc="upper left", fontsize=9)
+    ece = expected_calibration_error(y_true, prob, bins=bins)
+    top.set_title(f"{title}\nECE ({bins} bins) {ece:.3f}, n={len(y_true)}" if title else f"ECE {ece:.3f}", fontsize=10)
+    bottom.bar(edges[:-1], share, width=1 / bins, align="edge", color="#9aa5b4", edgecolor="#1d2430")
+    bottom.set_xlabel("stated confidence of the most probable class")
+    bottom.set_ylabel("share of images")
+    bottom.set_xlim(0, 1)
+    return _save(fig, out_png)

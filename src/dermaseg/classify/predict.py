@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dermaseg.classify.decisions import Decisions, adjust  # noqa: F401 - adjust is re-exported
 from dermaseg.classify.inference import predict_images, predict_images_onnx
 from dermaseg.core.zoo import SHIPPED, resolve
 from dermaseg.transforms.pipeline import PipelineConfig, prepare
@@ -26,24 +27,15 @@ _MEMBER_FIGURES = ("held_out", "cross_dataset", "test", "val", "calibration", "b
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
 
-def adjust(probs: np.ndarray, shift: np.ndarray | None, temperature: float | None = None) -> np.ndarray:
-    """softmax((log probs + shift) / temperature): the prior correction and the temperature that
-    `dermaseg classify calibrate` stores in a model file. The temperature changes confidence only,
-    never the predicted class."""
-    if shift is None and temperature is None:
-        return probs
-    logits = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None))
-    if shift is not None:
-        logits = logits + np.asarray(shift, dtype=np.float64)[None]
-    if temperature is not None:
-        logits = logits / float(temperature)
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def top_class(probs: np.ndarray, class_names: list[str]) -> dict:
-    return {"predicted": class_names[int(probs.argmax())],
-            "probabilities": {n: float(p) for n, p in zip(class_names, probs)}}
+def top_class(probs: np.ndarray, class_names: list[str], decisions: Decisions | None = None) -> dict:
+    """The most probable class and every probability; with fitted decisions also the prediction
+    set and the triage point (dermaseg.classify.decisions)."""
+    out = {"predicted": class_names[int(probs.argmax())],
+           "probabilities": {n: float(p) for n, p in zip(class_names, probs)}}
+    if decisions is not None:
+        out.update(prediction_set=decisions.prediction_set(probs, class_names),
+                   triage=decisions.triage(probs, class_names))
+    return out
 
 
 def _meta_from_onnx(meta: dict) -> dict:
@@ -53,7 +45,8 @@ def _meta_from_onnx(meta: dict) -> dict:
             "label_task": model.get("label_task", "auto"), "tta_views": model.get("tta_views", 1),
             "crop": model.get("crop"), "logit_shift": model.get("logit_shift"),
             "temperature": model.get("temperature"), "info": meta.get("info") or {},
-            "version": meta.get("version"), "held_out": meta.get("held_out")}
+            "version": meta.get("version"), "held_out": meta.get("held_out"),
+            "decisions": model.get("decisions")}
 
 
 class Classifier:
@@ -102,6 +95,8 @@ class Classifier:
         shift = self.meta.get("logit_shift")
         self.shift = np.asarray(shift, dtype=np.float64) if shift is not None else None
         self.temperature = self.meta.get("temperature")   # confidence calibration (None: 1)
+        # prediction set and triage thresholds from `dermaseg classify calibrate` (None: not fitted)
+        self.decisions = Decisions.from_dict(self.meta.get("decisions"))
         model_crop = (self.meta.get("crop") or {}).get("mode", "none")
         if crop == "model":
             crop = "segmenter" if model_crop in ("segmenter", "ground_truth") else "none"
@@ -136,7 +131,7 @@ class Classifier:
         return adjust(probs, self.shift, self.temperature)
 
     def predict(self, image: np.ndarray) -> dict:
-        return top_class(self.predict_proba([image])[0], self.class_names)
+        return top_class(self.predict_proba([image])[0], self.class_names, self.decisions)
 
 
 class ClassifierEnsemble:
@@ -170,12 +165,15 @@ class ClassifierEnsemble:
         self.tta_views = views.pop() if len(views) == 1 else [m.tta_views for m in self.members]
         self.pipeline = max((m.pipeline for m in self.members), key=lambda p: p.size)
         self.cropper = next((m.cropper for m in self.members if m.cropper is not None), None)
+        # the ensemble's own temperature, prediction set and triage (fitted on the mean, not the members)
+        self.decisions = Decisions.from_dict(about.get("decisions"))
 
     def predict_proba(self, images: list[np.ndarray]) -> np.ndarray:
-        return np.mean([m.predict_proba(images) for m in self.members], axis=0)
+        mean = np.mean([m.predict_proba(images) for m in self.members], axis=0)
+        return self.decisions.calibrate(mean) if self.decisions is not None else mean
 
     def predict(self, image: np.ndarray) -> dict:
-        return top_class(self.predict_proba([image])[0], self.class_names)
+        return top_class(self.predict_proba([image])[0], self.class_names, self.decisions)
 
 
 def read_ensemble_file(path: Path | str) -> dict:
@@ -231,38 +229,56 @@ def collect_images(paths: list[str]) -> list[Path]:
 
 
 class LesionCheck:
-    """Flags images the classifier should not be trusted on: no lesion found, or failed quality control."""
+    """Says which images the classifier should not be trusted on: the image's kind first
+    (dermaseg.kind: an image of kind `other` is not classified unless `accept_any_image`; a
+    clinical photograph is classified with a warning), then no lesion found, or failed quality
+    control."""
 
-    def __init__(self, segmenter=None):
+    def __init__(self, segmenter=None, kind_check=None, accept_any_image: bool = False):
         self.segmenter = segmenter
+        self.kind_check = kind_check
+        self.accept_any_image = accept_any_image
 
     @classmethod
-    def for_classifier(cls, classifier: Classifier, enabled: bool = True) -> LesionCheck:
+    def for_classifier(cls, classifier: Classifier, enabled: bool = True, *, accept_any_image: bool = False,
+                       threads: int | None = None) -> LesionCheck:
+        from dermaseg.kind import ImageKindCheck
+
+        kinds = ImageKindCheck(threads=threads)
         if not enabled:
-            return cls(None)
+            return cls(None, kinds, accept_any_image)
         from dermaseg.segment.segmenter import Segmenter
 
         cropper = classifier.cropper
         if cropper is None:
-            return cls(Segmenter())
+            return cls(Segmenter(), kinds, accept_any_image)
         if cropper._segmenter is None:  # one segmentation model for cropping and checking
             cropper._segmenter = Segmenter(cropper.segmenter_model)
-        return cls(cropper._segmenter)
+        return cls(cropper._segmenter, kinds, accept_any_image)
 
-    def __call__(self, image: np.ndarray, path: Path) -> str:
+    def kinds(self, images: list[np.ndarray]) -> list:
+        """Each image's dermaseg.kind.ImageKind (None without a kind check)."""
+        return self.kind_check(images) if self.kind_check is not None else [None] * len(images)
+
+    def refuses(self, kind) -> bool:
+        return kind is not None and kind.is_other and not self.accept_any_image
+
+    def __call__(self, image: np.ndarray, path: Path, kind=None) -> str:
         from dermaseg.data.quality import image_problems
 
+        notes = [kind.warning] if kind is not None and kind.warning else []
         problems = image_problems(image, path, path.stem)
         if any(p.code == "too_small" for p in problems):  # blur/exposure/lesion mean nothing at that size
-            return next(p.reason for p in problems if p.code == "too_small")
-        notes = [p.reason for p in problems]
+            return "; ".join([*notes, next(p.reason for p in problems if p.code == "too_small")])
         if self.segmenter is not None and not self.segmenter.segment(image).lesion_found:
-            notes.insert(0, "no lesion found by the segmentation model")
-        return "; ".join(notes)
+            notes.append("no lesion found by the segmentation model")
+        return "; ".join(notes + [p.reason for p in problems])
 
 
 def classify_chunk(classifier, check, paths: list[Path], ids: dict, min_side: int) -> list[tuple]:
-    """(path, row, None) or (path, None, reason) for each of `paths`: decode, classify, check."""
+    """(path, row, None) or (path, None, reason) for each of `paths`: decode, check the kind,
+    classify, check. An image the check refuses (kind other) gets a row without probabilities
+    whose `not_done` says why."""
     import warnings
 
     from dermaseg.data.io import ImageReadError, ImageWarning
@@ -280,11 +296,24 @@ def classify_chunk(classifier, check, paths: list[Path], ids: dict, min_side: in
         batch.append(item.image)
         names.append(path)
         decoding[path] = [str(w.message) for w in caught if issubclass(w.category, ImageWarning)]
-    if batch:
-        for path, image, p in zip(names, batch, classifier.predict_proba(batch)):
-            warning = "; ".join(filter(None, [*decoding.pop(path, []), check(image, path) if check else ""]))
-            out.append((path, {"image_id": ids[path], "predicted": classifier.class_names[int(p.argmax())],
-                               "probabilities": [round(float(v), 6) for v in p], "path": str(path),
-                               "warning": warning}, None))
+    kinds = check.kinds(batch) if check is not None else [None] * len(batch)
+    refused = [check is not None and check.refuses(k) for k in kinds]
+    kept = [im for im, no in zip(batch, refused) if not no]
+    probs = iter(classifier.predict_proba(kept) if kept else [])
+    decisions = getattr(classifier, "decisions", None)
+    for path, image, kind, no in zip(names, batch, kinds, refused):
+        row = {"image_id": ids[path], **(kind.fields() if kind is not None else {}), "path": str(path)}
+        if no:
+            row.update(predicted="", probabilities=None, prediction_set=[], triage="",
+                       warning="; ".join([*decoding.pop(path, []), kind.warning]), not_done=kind.warning)
+            out.append((path, row, None))
+            continue
+        p = next(probs)
+        warning = "; ".join(filter(None, [*decoding.pop(path, []), check(image, path, kind) if check else ""]))
+        decided = top_class(p, classifier.class_names, decisions)
+        row.update(predicted=decided["predicted"], probabilities=[round(float(v), 6) for v in p],
+                   prediction_set=decided.get("prediction_set", []), triage=decided.get("triage", ""),
+                   warning=warning)
+        out.append((path, row, None))
     rank = {path: i for i, path in enumerate(paths)}
     return sorted(out, key=lambda r: rank[r[0]])

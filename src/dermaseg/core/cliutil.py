@@ -187,6 +187,14 @@ def add_overwrite_option(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"replace {what} if it is there already; without it the command refuses")
 
 
+def add_accept_any_image_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--accept-any-image: process images whose kind is `other` (dermaseg.kind) instead of listing them."""
+    parser.add_argument("--accept-any-image", action="store_true",
+                        help=f"{what} images that do not look like a skin-lesion photograph (image_kind other) "
+                             "too; they stay labelled other. Without it they get a row saying so, nothing else, "
+                             "and the exit status is 3")
+
+
 def refuse_to_replace(args: argparse.Namespace, folder, names) -> None:
     """UserError when `folder` already holds any of `names` and --overwrite was not given."""
     from pathlib import Path

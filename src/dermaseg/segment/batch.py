@@ -27,7 +27,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
                   ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False,
-                  cluster: str | None = None) -> dict:
+                  cluster: str | None = None, accept_any_image: bool = False) -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
@@ -40,14 +40,19 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     settings, is refused unless `overwrite` (which first removes what the earlier run listed).
     `cluster`: a Dask scheduler's address; the images are then segmented by its workers
     (dermaseg.segment.cluster), into the same outputs.
+    Each image's kind is checked first (dermaseg.kind): one that does not look like a skin-lesion
+    photograph (`other`) gets a row saying so, no mask and no measurements, and is listed in
+    `not_done` with the reason, unless `accept_any_image`.
     """
+    from dermaseg.kind import ImageKindCheck
     from dermaseg.segment.segmenter import Segmenter
     from dermaseg.segment.stages import run_pipeline
 
     out_dir = prepare_output_dir(out_dir)
     ids = output_ids(files)
     settings = {"model": str(model) if model is not None else None, "tta": tta, "threshold": threshold,
-                "postprocess": postprocess, "mm_per_pixel": mm_per_pixel, "overlay": overlay}
+                "postprocess": postprocess, "mm_per_pixel": mm_per_pixel, "overlay": overlay,
+                "accept_any_image": accept_any_image}
     journal = Journal(out_dir / JOURNAL, settings)
     resuming = journal.path.exists() and not overwrite
     if not resuming:
@@ -69,8 +74,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     if done_before and not quiet:
         print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
 
-    def write(path, item, result, texts):
-        return write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel)
+    def write(path, item, result, texts, kind):
+        return write_outputs(path, ids[path], out_dir, item, result, texts, overlay, mm_per_pixel, kind)
 
     if cluster:
         from dermaseg.segment.cluster import results
@@ -80,7 +85,9 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                       model=str(model_path.absolute()) if model_path is not None and model_path.exists() else model)
         stream = results(cluster, todo, ids, out_dir, remote)
     else:
-        stream = run_pipeline(segmenter, todo, write, batch_size=batch_size)
+        kind_check = ImageKindCheck(threads=threads) if todo else None
+        stream = run_pipeline(segmenter, todo, write, batch_size=batch_size, kind_check=kind_check,
+                              accept_any_image=accept_any_image)
     try:
         for path, entry, error in stream:
             bar.update(1)
@@ -89,8 +96,11 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                 bar.write(f"dermaseg: skipped {path}: {error}", file=sys.stderr)
                 continue
             for text in entry["warnings"]:
-                bar.write(f"dermaseg: warning: {text}", file=sys.stderr)
-            if not entry["lesion_found"]:
+                if text != entry.get("not_done"):
+                    bar.write(f"dermaseg: warning: {text}", file=sys.stderr)
+            if entry.get("not_done"):
+                bar.write(f"dermaseg: not segmented {path}: {entry['not_done']}", file=sys.stderr)
+            elif not entry["lesion_found"]:
                 bar.write(f"dermaseg: {path}: no lesion found (empty mask written)", file=sys.stderr)
             entry = json_safe(entry)
             journal.record(path, entry)
@@ -109,10 +119,13 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         per_image = journal.rows(order=[ids[f] for f in files])
         rank = {str(f): i for i, f in enumerate(files)}
         failed.sort(key=lambda f: rank.get(f["path"], -1))   # input order, however the work was spread
+        not_done = [{"image_id": e["image_id"], "path": e["path"], "reason": e["not_done"]}
+                    for e in per_image if e.get("not_done")]
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
                    "mm_per_pixel": mm_per_pixel, "images": len(per_image), "done_before": len(files) - len(todo),
-                   "failed": len(failed), "failures": failed, "ignored": list(ignored or []),
+                   "failed": len(failed), "failures": failed, "not_done": not_done,
+                   "ignored": list(ignored or []),
                    "interrupted": interrupted, "seconds": round(elapsed, 2)}
         try:
             StreamedTable.write(out_dir / "measurements.csv", columns, csv_rows(per_image, columns))
@@ -127,7 +140,9 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     if not quiet:
         print(f"segmented {finished} image(s) into {out_dir} in {elapsed:.1f} s"
               + (f" ({len(files) - len(todo)} done before)" if len(todo) < len(files) else "")
-              + (f"; {len(failed)} skipped (see measurements.json)" if failed else ""))
+              + (f"; {len(failed)} skipped (see measurements.json)" if failed else "")
+            + (f"; {len(not_done)} not segmented: not a skin-lesion photograph (--accept-any-image to "
+               "segment them anyway)" if not_done else ""))
     return summary
 
 
@@ -136,7 +151,8 @@ def csv_columns(mm: bool) -> list[str]:
     from dermaseg.measure.lesions import COLUMNS
 
     lesion = [c for c in COLUMNS if c != "image_id" and (mm or not (c.endswith("_mm") or c.endswith("_mm2")))]
-    return ["image_id", "width", "height", "lesion_found", "warnings", *lesion]
+    return ["image_id", "width", "height", "image_kind", "image_kind_score", "lesion_found", "mask_quality",
+            "check_outline", "warnings", *lesion]
 
 
 def csv_rows(entries: list[dict], columns: list[str]) -> list[list]:
@@ -144,8 +160,9 @@ def csv_rows(entries: list[dict], columns: list[str]) -> list[list]:
     keeps one), lists joined by ";", formulas defused."""
     rows = []
     for entry in entries:
-        base = {"image_id": entry["image_id"], "width": entry["width"], "height": entry["height"],
-                "lesion_found": entry["lesion_found"], "warnings": "; ".join(entry["warnings"])}
+        base = {k: entry.get(k) for k in ("image_id", "width", "height", "image_kind", "image_kind_score",
+                                          "lesion_found", "mask_quality", "check_outline")}
+        base["warnings"] = "; ".join(entry["warnings"])
         for lesion in entry["lesions"] or [{}]:
             row = dict(base)
             for k, v in lesion.items():

@@ -10,6 +10,7 @@ from dermaseg.core.cliutil import (
     EXIT_SKIPPED,
     HelpFormatter,
     accept_old_positionals,
+    add_accept_any_image_option,
     add_overwrite_option,
     add_recipe_arguments,
     float_between,
@@ -185,8 +186,12 @@ def _register_predict(subparsers) -> None:
         "predict", help="segment images: masks, overlays and lesion measurements",
         description="Segment dermoscopic images with the shipped model (or your own). Writes for each image "
                     "<id>_segmentation.png (0/255, the image's own size) and <id>_overlay.jpg, and one "
-                    "measurements.csv + measurements.json for all. Files that cannot be read are skipped and "
-                    "listed, with the reason, in measurements.json.",
+                    "measurements.csv + measurements.json for all. Each row says the image's kind "
+                    "(image_kind: dermoscopy, clinical or other, with image_kind_score) and how good the outline "
+                    "looks (mask_quality, 0-1, and check_outline when a person should look at it); an image of "
+                    "kind other is not segmented (see --accept-any-image), a clinical one is, with a warning. "
+                    "Files that cannot be read are skipped and listed, with the reason, in measurements.json. "
+                    "Every column: docs/measurements.md.",
         epilog=EXIT_CODES_HELP,
         formatter_class=HelpFormatter)
     p.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders or glob patterns")
@@ -212,6 +217,7 @@ def _register_predict(subparsers) -> None:
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="a Dask scheduler (tcp://host:8786): its workers segment the images; inputs and --out must be "
                         "on storage every worker sees (pip install -e \".[cluster]\")")
+    add_accept_any_image_option(p, "segment and measure")
     p.set_defaults(func=_predict)
 
 
@@ -248,7 +254,7 @@ def _predict(args) -> int:
                                 postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
                                 ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite,
-                                cluster=args.cluster)
+                                cluster=args.cluster, accept_any_image=args.accept_any_image)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return EXIT_OK if summary["failed"] == 0 else EXIT_SKIPPED
+    return EXIT_OK if summary["failed"] == 0 and not summary["not_done"] else EXIT_SKIPPED

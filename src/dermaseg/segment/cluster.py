@@ -46,18 +46,22 @@ def segment_chunk(items: list[tuple[str, str]], out_dir: str, settings: dict) ->
     from dermaseg.segment.segmenter import Segmenter
     from dermaseg.segment.stages import run_pipeline
 
+    from dermaseg.kind import ImageKindCheck
+
     key = json.dumps(settings, sort_keys=True)
     if key not in _SEGMENTERS:
-        _SEGMENTERS[key] = Segmenter(settings["model"], tta=settings["tta"], threshold=settings["threshold"],
-                                     postprocess=settings["postprocess"], threads=settings["threads"])
-    segmenter = _SEGMENTERS[key]
+        _SEGMENTERS[key] = (Segmenter(settings["model"], tta=settings["tta"], threshold=settings["threshold"],
+                                      postprocess=settings["postprocess"], threads=settings["threads"]),
+                            ImageKindCheck(threads=settings["threads"]))
+    segmenter, kind_check = _SEGMENTERS[key]
     out = Path(out_dir)
     ids = dict(items)
 
-    def write(path, item, result, texts):
+    def write(path, item, result, texts, kind):
         return write_outputs(path, ids[str(path)], out, item, result, texts, settings["overlay"],
-                              settings["mm_per_pixel"])
+                             settings["mm_per_pixel"], kind)
 
     return [(str(path), json_safe(entry) if entry is not None else None, error)
             for path, entry, error in run_pipeline(segmenter, [Path(f) for f in ids], write,
-                                                   batch_size=settings["batch_size"])]
+                                                   batch_size=settings["batch_size"], kind_check=kind_check,
+                                                   accept_any_image=settings["accept_any_image"])]

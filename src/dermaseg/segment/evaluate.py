@@ -22,6 +22,7 @@ from dermaseg.data.quality import DataQualityWarning
 from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split
 from dermaseg.segment.metrics import image_metrics, summarise
+from dermaseg.segment.outline_quality import check_outline, mask_quality
 from dermaseg.transforms.pipeline import restore_size
 
 TRAINING_SPLITS = {"train", "val", "extra_train"}
@@ -151,7 +152,9 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
                                                  postprocess)
             cost["restore"] += restore_s
             cost["postprocess"] += post_s
-            builder.add(image_id, sample.image, sample.mask, pred)
+            quality = mask_quality(tta_prob if tta else plain, meta.pad, meta.resized_shape, chosen_threshold)
+            builder.add(image_id, sample.image, sample.mask, pred, mask_quality=quality,
+                        check_outline=check_outline(quality))
             if write_masks:
                 write_png(out_dir / "masks" / f"{image_id}_segmentation.png", pred)
             for name, (v_tta, v_post, v_t) in variants.items():
@@ -170,7 +173,13 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
         "options": {"tta": tta, "postprocess": postprocess, "input_size": seg.input_size},
         "skipped": skipped, "seconds": round(time.perf_counter() - started, 1),
     }
+    extra["outline_check"] = outline_check_figures(builder.rows)
     summary = builder.finish(out_dir, extra_summary=extra)
+    o = extra["outline_check"]
+    if o and None not in (o["spearman_with_jaccard"], o["mean_jaccard_flagged"], o["mean_jaccard_rest"]):
+        print(f"mask quality: Spearman {o['spearman_with_jaccard']:.3f} with the Jaccard index; check_outline on "
+              f"{o['flagged_share']:.1%}: mean Jaccard {o['mean_jaccard_flagged']:.3f} flagged, "
+              f"{o['mean_jaccard_rest']:.3f} the rest", file=sys.stderr)
     if variants:
         table = [{"variant": name, **summarise(rows),
                   "ms_per_image": round(ms["tta" if v_tta else "plain"] + ms["restore"]
@@ -180,6 +189,25 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
         summary["options_compared"] = table
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def outline_check_figures(rows: list[dict]) -> dict | None:
+    """How well mask_quality ranks the outlines: rank correlation with the true Jaccard, share
+    flagged, and the flagged and other images' mean Jaccard (None with fewer than 3 images)."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    if len(rows) < 3:
+        return None
+    quality = np.array([r["mask_quality"] for r in rows], dtype=float)
+    jaccard = np.array([r["jaccard"] for r in rows], dtype=float)
+    flagged = np.array([bool(r["check_outline"]) for r in rows])
+    constant = np.ptp(quality) == 0 or np.ptp(jaccard) == 0   # no ranking to correlate
+    rho = None if constant else float(spearmanr(quality, jaccard).correlation)
+    return {"spearman_with_jaccard": rho, "flagged_share": float(flagged.mean()),
+            "n_flagged": int(flagged.sum()),
+            "mean_jaccard_flagged": float(jaccard[flagged].mean()) if flagged.any() else None,
+            "mean_jaccard_rest": float(jaccard[~flagged].mean()) if (~flagged).any() else None}
 
 
 def _write_options(out_dir: Path, table: list[dict]) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from dermaseg.core.zoo import resolve
 from dermaseg.data.loading import WORK_DECODE_SIDE, InferenceImage, from_array, load_for_inference
 from dermaseg.models.thresholding import ClassicalBackend, is_classical
+from dermaseg.segment.outline_quality import check_outline, mask_quality
 from dermaseg.segment.postprocess import clean_mask
 from dermaseg.segment.working import decoded_working_size, measure_scaled, resize_image, upscale_mask
 from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, restore_size, to_model_input
@@ -32,12 +33,18 @@ class SegmentationResult:
     timings_ms: dict = field(default_factory=dict)
     full_size: tuple[int, int] | None = None  # (H, W) of the image; None: the work mask's own size
     image: np.ndarray | None = None  # the decoded RGB image (any size up to full), for work_image
+    mask_quality: float | None = None   # expected Jaccard of the outline (dermaseg.segment.outline_quality)
     _mask: np.ndarray | None = field(default=None, repr=False)
     _work_image: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.full_size is None:
             self.full_size = tuple(self.work_mask.shape[:2])
+
+    @property
+    def check_outline(self) -> bool | None:
+        """True when mask_quality says a person should look at this outline before using it."""
+        return check_outline(self.mask_quality)
 
     @property
     def mask(self) -> np.ndarray:
@@ -172,8 +179,10 @@ class Segmenter:
         work = self.to_full_mask(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
         if self.postprocess:
             work = clean_mask(work)
+        quality = mask_quality(prob, meta.pad, meta.resized_shape, self.threshold)
         timings = dict(timings_ms or {}, restore_ms=round((time.perf_counter() - t0) * 1000, 2))
-        return SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size), image=item.image)
+        return SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size), image=item.image,
+                                  mask_quality=quality)
 
     def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
         t0 = time.perf_counter()

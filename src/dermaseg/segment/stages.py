@@ -42,11 +42,15 @@ def _decode(segmenter, path: Path):
 
 
 def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: int = 4,
-                 prefetch: int | None = None) -> Iterator[tuple[Path, dict | None, str | None]]:
-    """Yield (path, write(path, item, result, warnings), None) or (path, None, reason) per file, in order.
+                 prefetch: int | None = None, kind_check=None,
+                 accept_any_image: bool = False) -> Iterator[tuple[Path, dict | None, str | None]]:
+    """Yield (path, write(path, item, result, warnings, kind), None) or (path, None, reason) per file,
+    in order.
 
     One bad file (unreadable, or failing in the network) is reported and skipped; the others
     go on. An output that cannot be written (OutputError: a full disk) ends the run.
+    `kind_check` (dermaseg.kind.ImageKindCheck) names each image's kind first; an image of kind
+    `other` is not segmented (write gets result None) unless `accept_any_image`.
     """
     prefetch = prefetch or 2 * batch_size
     todo = iter(files)
@@ -87,14 +91,30 @@ def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: i
                     writing.append((path, _one_line(exc)))
                     continue
                 batch.append((path, item, texts, decode_ms))
-            for (path, item, texts, decode_ms), outcome in zip(batch, _segment(segmenter, batch)):
+            kinds, kind_ms = _kinds(kind_check, batch)
+            refused = [k is not None and k.is_other and not accept_any_image for k in kinds]
+            outcomes = iter(_segment(segmenter, [b for b, no in zip(batch, refused) if not no]))
+            for (path, item, texts, decode_ms), kind, no in zip(batch, kinds, refused):
+                if no:   # not a skin photograph: nothing to outline
+                    writing.append((path, writer.submit(write, path, item, None, texts, kind)))
+                    continue
+                outcome = next(outcomes)
                 if isinstance(outcome, str):
                     writing.append((path, outcome))
                     continue
-                outcome.timings_ms["decode_ms"] = round(decode_ms, 2)
-                writing.append((path, writer.submit(write, path, item, outcome, texts)))
+                outcome.timings_ms.update(decode_ms=round(decode_ms, 2), **({"kind_ms": kind_ms} if kind else {}))
+                writing.append((path, writer.submit(write, path, item, outcome, texts, kind)))
             yield from finished(block=False)
         yield from finished(block=True)
+
+
+def _kinds(kind_check, batch: list) -> tuple[list, float]:
+    """Each image's kind (None without a check) and the check's cost per image in ms."""
+    if kind_check is None or not batch:
+        return [None] * len(batch), 0.0
+    t0 = time.perf_counter()
+    kinds = kind_check([item.image for _, item, _, _ in batch])
+    return kinds, round((time.perf_counter() - t0) * 1000 / len(batch), 2)
 
 
 def _done(job) -> bool:

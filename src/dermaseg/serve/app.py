@@ -37,7 +37,16 @@ log = logging.getLogger("dermaseg.serve")
 
 DESCRIPTION = """Segment, measure and classify dermoscopic images. Research tool, not a diagnostic device.
 
-Upload one image per request as multipart/form-data, field `file` (JPEG, PNG, BMP, TIFF, WebP or GIF)."""
+Upload one image per request as multipart/form-data, field `file` (JPEG, PNG, BMP, TIFF, WebP or GIF).
+
+Every answer about an image carries `image_kind` (`dermoscopy`, `clinical`: a close-up photograph of
+skin without a dermatoscope, or `other`) and `image_kind_score` (how sure, 0-1). An image of kind
+`other` is not segmented or classified: the answer is **422** with `error.message` saying it does not
+look like a skin-lesion photograph, and `image_kind` beside `error`; `?accept_any_image=true`
+processes it anyway (still labelled `other`). A `clinical` image is processed, with a warning in
+`warnings`: the models were made for and measured on dermoscopy."""
+
+ACCEPT_ANY = "process an image of kind other (not a skin-lesion photograph) anyway; it stays labelled other"
 
 
 def create_app(engines, limits: Limits | None = None) -> FastAPI:
@@ -90,14 +99,16 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
                       overlay: bool = Query(False, description="return the overlay PNG (the outline over the "
                                                                "image, long side at most 1600 px)"),
                       mm_per_pixel: float | None = Query(None, gt=0, le=MAX_MM_PER_PIXEL, allow_inf_nan=False,
-                                                                  description="scale in mm per pixel: adds *_mm fields")):
+                                                                  description="scale in mm per pixel: adds *_mm fields"),
+                      accept_any_image: bool = Query(False, description=ACCEPT_ANY)):
         data, image_id = await read_upload(file)
         want = "overlay" if overlay else ("mask" if format == "png" else "json")
         min_side = max(WORK_DECODE_SIDE, engines.segmenter.input_size)
 
         def job():
             item, decode_ms = decode(data, min_side, image_id)
-            return service.segment(engines, item, image_id=image_id, mm_per_pixel=mm_per_pixel, want=want), decode_ms
+            return service.segment(engines, item, image_id=image_id, mm_per_pixel=mm_per_pixel, want=want,
+                                   accept_any_image=accept_any_image), decode_ms
 
         (answer, decode_ms), queue_ms = await pool.run(job)
         if want != "json":
@@ -109,7 +120,8 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
 
     @app.post("/v1/classify", tags=["inference"], summary="Class probabilities of a lesion",
               responses=_ERROR_RESPONSES)
-    async def classify(file: UploadFile = File(..., description="the dermoscopic image")):
+    async def classify(file: UploadFile = File(..., description="the dermoscopic image"),
+                       accept_any_image: bool = Query(False, description=ACCEPT_ANY)):
         if engines.classifier is None:
             raise ApiError(503, f"no classifier is loaded: {engines.classifier_error}")
         data, image_id = await read_upload(file)
@@ -117,7 +129,7 @@ def create_app(engines, limits: Limits | None = None) -> FastAPI:
 
         def job():
             item, decode_ms = decode(data, min_side, image_id)
-            return service.classify(engines, item, image_id=image_id), decode_ms
+            return service.classify(engines, item, image_id=image_id, accept_any_image=accept_any_image), decode_ms
 
         (answer, decode_ms), queue_ms = await pool.run(job)
         answer["timings_ms"].update(decode_ms=decode_ms, queue_ms=queue_ms)
@@ -131,19 +143,20 @@ _ERROR_RESPONSES = {
     413: {"description": "upload or decoded image too large"},
     415: {"description": "not an image, or an unsupported type"},
     408: {"description": "the upload stalled"},
-    422: {"description": "image cannot be decoded, or a bad parameter"},
+    422: {"description": "image cannot be decoded, a bad parameter, or an image of kind other (not a skin-lesion "
+                         "photograph; `image_kind` beside `error`)"},
     503: {"description": "server busy (see Retry-After) or no classifier loaded"},
     504: {"description": "processing took longer than the server's limit"},
 }
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    def answer(status: int, message: str, headers=None) -> JSONResponse:
-        return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+    def answer(status: int, message: str, headers=None, fields=None) -> JSONResponse:
+        return JSONResponse(error_body(status, message, fields), status_code=status, headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return answer(exc.status, exc.message, exc.headers)
+        return answer(exc.status, exc.message, exc.headers, exc.fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

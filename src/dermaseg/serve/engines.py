@@ -26,10 +26,13 @@ def segmentation_model_file(model: str | Path | None) -> Path:
 
 
 class Engines:
-    def __init__(self, segmenter, classifier=None, classifier_error: str | None = None):
+    def __init__(self, segmenter, classifier=None, classifier_error: str | None = None, kind_check=None):
+        from dermaseg.kind import ImageKindCheck
+
         self.segmenter = segmenter
         self.classifier = classifier
         self.classifier_error = classifier_error if classifier is None else None
+        self.kind_check = kind_check or ImageKindCheck()   # every image's kind, before any answer
 
     @classmethod
     def load(cls, model: str | Path | None = None, classifier: str | Path | None = None, *,
@@ -52,7 +55,9 @@ class Engines:
         loaded, error = None, "disabled (--no-classifier)"
         if with_classifier:
             loaded, error = _load_classifier(classifier, threads)
-        return cls(segmenter, loaded, error)
+        from dermaseg.kind import ImageKindCheck
+
+        return cls(segmenter, loaded, error, ImageKindCheck(threads=threads))
 
     def models(self) -> list[dict]:
         """What GET /v1/models reports for each model held."""
@@ -65,6 +70,10 @@ class Engines:
             "held_out": getattr(seg, "held_out", None)
             or ({"split": "validation", "dice": info["best_val_dice"]} if "best_val_dice" in info else None),
         }]
+        kind = self.kind_check
+        out.append({"name": "image-kind", "version": kind.version, "task": "image_kind", "available": True,
+                    "backend": "onnxruntime", "input_size": kind.size, "kinds": ["dermoscopy", "clinical", "other"],
+                    "thresholds": kind.meta.get("thresholds"), "held_out": kind.meta.get("held_out")})
         clf = self.classifier
         if clf is not None:
             meta = clf.meta
@@ -73,6 +82,7 @@ class Engines:
                 "name": classifier_name(clf), "version": classifier_version(clf), "task": "classification",
                 "available": True, "backend": getattr(clf, "backend_name", "pytorch"), "input_size": clf.pipeline.size,
                 "classes": clf.class_names, "architecture": meta.get("backbone"), "tta_views": clf.tta_views,
+                "decisions": clf.decisions.to_dict() if getattr(clf, "decisions", None) is not None else None,
                 "held_out": meta.get("held_out") or ({"split": "test", **test} if test else None),
             })
         else:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 fields: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.fields = fields or {}   # answered beside "error" (e.g. image_kind)
 
 
-def error_body(status: int, message: str) -> dict:
-    return {"error": {"status": status, "message": message}}
+def error_body(status: int, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"status": status, "message": message}, **(fields or {})}

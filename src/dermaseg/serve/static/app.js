@@ -29,9 +29,11 @@ async function post(path, file) {
   const response = await fetch(path, { method: "POST", body });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
-    try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
+    let body = null;
+    try { body = await response.json(); message = body.error.message; } catch (_) { /* not JSON */ }
     const error = new Error(message);
     error.status = response.status;
+    error.body = body;   // e.g. {error, image_kind: "other", image_kind_score}
     throw error;
   }
   return response;
@@ -110,6 +112,62 @@ function drawClasses(result) {
     ` model ${result.model.name} ${result.model.version}.`;
 }
 
+const KIND_TEXT = {
+  dermoscopy: "dermoscopy",
+  clinical: "a clinical photograph (no dermatoscope)",
+  other: "not a skin-lesion photograph",
+};
+
+function showKind(answer) {
+  // The image's kind, from any answer (success or the 422 refusal); returns true when refused.
+  const note = $("kind-note");
+  const kind = answer && answer.image_kind;
+  note.className = "notice";
+  note.hidden = true;
+  $("figure").classList.remove("refused");
+  if (kind === "other") {
+    note.textContent = "This does not look like a skin-lesion photograph: no outline, measurements or " +
+      "diagnosis are given for it (the models were made for dermoscopic images of skin lesions).";
+    note.classList.add("refused");
+    note.hidden = false;
+    $("figure").classList.add("refused");
+    return true;
+  }
+  if (kind === "clinical") {
+    note.textContent = "This looks like a clinical photograph, not dermoscopy: the outline, measurements " +
+      "and diagnosis below come from models made for and measured on dermoscopic images. Treat them with care.";
+    note.hidden = false;
+  }
+  return false;
+}
+
+function showOutlineQuality(seg) {
+  const note = $("outline-note");
+  note.hidden = !seg.check_outline;
+  if (seg.check_outline) {
+    note.textContent = `Check this outline: the model is unsure where the border runs (outline quality ` +
+      `${formatValue(seg.mask_quality)} of 1). Look at it before using the measurements.`;
+  }
+}
+
+function showDecisions(result) {
+  const triage = $("triage");
+  triage.hidden = !result.triage;
+  triage.className = result.triage || "";
+  if (result.triage === "refer") {
+    triage.textContent = "Refer: the melanoma probability is above this model's triage point " +
+      "(set to catch 90% of melanomas). A research tool's flag, not a diagnosis.";
+  } else if (result.triage === "routine") {
+    triage.textContent = "Routine: below this model's melanoma triage point. Not a statement that the lesion " +
+      "is benign.";
+  }
+  const set = $("prediction-set");
+  const classes = result.prediction_set || [];
+  set.hidden = !classes.length;
+  set.textContent = classes.length ? `Prediction set (holds the true class 9 times in 10 on the test images): ` +
+    classes.map((c) => `${c} (${CLASS_NAMES[c] || c})`).join(", ") + "." : "";
+}
+
 function download(blob, filename) {
   const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
@@ -132,10 +190,13 @@ async function analyse(file) {
   current = { file, imageId, segment: null, classify: null };
   $("download-mask").disabled = $("download-json").disabled = true;
   $("result").hidden = false;
+  $("panels").hidden = false;
   $("outline").replaceChildren();
   $("measurements").querySelector("tbody").replaceChildren();
   $("classes").replaceChildren();
   $("lesion-note").textContent = $("class-note").textContent = $("image-info").textContent = "";
+  $("kind-note").hidden = $("outline-note").hidden = $("triage").hidden = $("prediction-set").hidden = true;
+  $("figure").classList.remove("refused");
   const photo = $("photo");
   photo.onerror = async () => {   // e.g. TIFF, which browsers do not display: show the server's overlay
     try { photo.src = URL.createObjectURL(await (await post("/v1/segment?overlay=1", file)).blob()); }
@@ -150,9 +211,12 @@ async function analyse(file) {
   const seg = post(`/v1/segment?format=json${scaleQuery()}`, file).then((r) => r.json()).then((s) => {
     if (mine !== current) return;   // another image was chosen meanwhile
     current.segment = s;
+    showKind(s);
     drawOutline(s);
     fillMeasurements(s);
-    $("image-info").textContent = `${s.width} × ${s.height} px · segmentation ${s.model.name} ${s.model.version}` +
+    showOutlineQuality(s);
+    $("image-info").textContent = `${s.width} × ${s.height} px · ${KIND_TEXT[s.image_kind] || s.image_kind}` +
+      ` (${formatValue(s.image_kind_score)}) · segmentation ${s.model.name} ${s.model.version}` +
       ` (${s.model.backend}) · ${Math.round(Object.values(s.timings_ms).reduce((a, b) => a + b, 0))} ms`;
     $("download-mask").disabled = $("download-json").disabled = false;
   });
@@ -160,10 +224,14 @@ async function analyse(file) {
     if (mine !== current) return;
     current.classify = c;
     drawClasses(c);
+    showDecisions(c);
   });
   const [segResult, clsResult] = await Promise.allSettled([seg, cls]);
   if (mine !== current) return;
-  if (segResult.status === "rejected") {
+  if (segResult.status === "rejected" && showKind(segResult.reason.body)) {
+    $("panels").hidden = true;   // nothing to show beside the refusal
+    setStatus(`Not analysed: ${file.name} does not look like a skin-lesion photograph.`);
+  } else if (segResult.status === "rejected") {
     $("result").hidden = true;
     setStatus(`Could not analyse ${file.name}: ${segResult.reason.message}`, true);
   } else if (clsResult.status === "rejected") {
