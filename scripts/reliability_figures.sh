@@ -11,6 +11,7 @@ python scripts/fit_image_kind.py --no-fit --data "$D" --report $O/image_kind.jso
 # calibration, prediction sets, triage: metrics.json and reliability.png of each
 dermaseg classify evaluate --model ham10000-ensemble --data "$D/ham10000" --out $O/ham10000_test --overwrite
 dermaseg classify evaluate --model ham10000-ensemble --data "$D/isic2017" --out $O/isic2017_test --overwrite
+dermaseg classify evaluate --model ham10000-ensemble --data "$D/isic2017" --task melanoma --out $O/isic2017_test_melanoma --overwrite
 dermaseg classify predict "$D/not_dermoscopy/clinical_photos" --out $O/clinical_photos --overwrite || true
 python scripts/triage_figures.py $O/clinical_photos/classification.csv "$D/not_dermoscopy/clinical_photos.csv" \
     | tee $O/clinical_photos/triage.json

@@ -16,7 +16,9 @@ report what was measured. Then regenerate its ONNX file:
         --test-metrics runs/eval_cls/ensemble_lite1zh_030_test/metrics.json --version 0.4.0 ...
 
 writes the shipped ensemble's JSON file instead: its shipped members, version, provenance and
-the figures `dermaseg classify ensemble` measured from the members' predictions.
+the figures measured (`dermaseg classify ensemble` from the members' predictions, or
+`dermaseg classify evaluate` of the ensemble file); `--decisions` carries the temperature,
+prediction-set and triage thresholds `dermaseg classify calibrate` fitted for it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ HEADLINE = ("n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "mela
 def _figures(path: str, description: str, split: str | None = None) -> dict:
     """Headline figures of a metrics.json; split: the one named, else the file's own (else "all")."""
     metrics = _with_members_settings(json.loads(Path(path).read_text()))
-    return {"split": split or metrics.get("split") or "all", "description": description,
-            **{k: metrics[k] for k in HEADLINE if metrics.get(k) is not None},
-            "tta_views": metrics.get("tta_views"), "data": metrics.get("data")}
+    figures = {"split": split or metrics.get("split") or "all", "description": description,
+               **{k: metrics[k] for k in HEADLINE if metrics.get(k) is not None},
+               "tta_views": metrics.get("tta_views"), "data": metrics.get("data")}
+    if metrics.get("prediction_sets"):   # a model with fitted decisions (dermaseg.classify.decisions)
+        sets = metrics["prediction_sets"]
+        figures["prediction_sets"] = {k: sets[k] for k in ("coverage_target", "coverage", "mean_size")}
+    if metrics.get("triage"):
+        figures["triage"] = {k: metrics["triage"][k] for k in ("rule", "n_positive", "sensitivity", "specificity")}
+    return figures
 
 
 def _with_members_settings(metrics: dict) -> dict:
@@ -71,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {platform.processor() or 'unknown'}")
     parser.add_argument("--training-commit", default=None, help="the commit the run trained with (default: HEAD)")
     parser.add_argument("--out", default=None, help="default: the shipped name's file in src/dermaseg/weights")
+    parser.add_argument("--decisions", default=None,
+                        help="an ensemble file written by `dermaseg classify calibrate`: its fitted temperature, "
+                             "prediction-set and triage thresholds go into the shipped ensemble")
     args = parser.parse_args(argv)
     if args.name not in SHIPPED:
         parser.error(f"--name {args.name!r}: not a shipped name in dermaseg.core.zoo ({', '.join(SHIPPED)})")
@@ -93,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--ensemble: two or more shipped single models (not: {', '.join(unknown) or 'one'})")
         about["description"] = entry.description
         ensemble = {"name": args.name, "members": args.ensemble, "info": about, "held_out": held_out}
+        if args.decisions:
+            ensemble["decisions"] = json.loads(Path(args.decisions).read_text())["decisions"]
         out.write_text(json.dumps(ensemble, indent=2) + "\n")
     else:
         raw = read_classifier(args.model)

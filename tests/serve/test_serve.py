@@ -406,3 +406,34 @@ sys.exit(3 if "torch" in sys.modules else 0)
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+# --- what kind of image: every answer says, and `other` is refused -----------------------------------
+BLANK_PNG = encode(np.full((120, 160, 3), 128, np.uint8), "PNG")   # a blank picture: kind other
+
+
+def test_a_picture_that_is_not_of_skin_gets_422_with_its_kind_from_both_calls(client):
+    for path in ("/v1/segment", "/v1/segment?format=png", "/v1/classify"):
+        body = assert_error(client.post(path, files=upload(BLANK_PNG, "blank.png")), 422)
+        assert body["image_kind"] == "other" and 0 <= body["image_kind_score"] <= 1
+        assert "does not look like a skin-lesion photograph" in body["error"]["message"]
+    r = client.post("/v1/segment?accept_any_image=true", files=upload(BLANK_PNG, "blank.png"))
+    assert r.status_code == 200 and r.json()["image_kind"] == "other"
+    r = client.post("/v1/classify?accept_any_image=true", files=upload(BLANK_PNG, "blank.png"))
+    assert r.status_code == 200 and r.json()["image_kind"] == "other" and r.json()["predicted"]
+
+
+def test_answers_on_dermoscopy_carry_kind_outline_quality_prediction_set_and_triage(client, real_image):
+    data, name = real_image
+    seg = client.post("/v1/segment", files=upload(data, name)).json()
+    assert seg["image_kind"] == "dermoscopy" and 0.5 <= seg["image_kind_score"] <= 1 and seg["warnings"] == []
+    assert 0 < seg["mask_quality"] <= 1 and isinstance(seg["check_outline"], bool)
+    cls = client.post("/v1/classify", files=upload(data, name)).json()
+    assert cls["image_kind"] == "dermoscopy"
+    assert cls["predicted"] == cls["prediction_set"][0] and set(cls["prediction_set"]) <= set(cls["probabilities"])
+    assert cls["triage"] in ("refer", "routine")
+    models = {m["task"]: m for m in client.get("/v1/models").json()["models"]}
+    assert models["image_kind"]["thresholds"]["dermoscopy"] > 0
+    assert models["classification"]["decisions"]["coverage"] == 0.9
+    schema = client.get("/openapi.json").json()
+    assert "accept_any_image" in json.dumps(schema["paths"]["/v1/segment"]) and "image_kind" in schema["info"]["description"]
