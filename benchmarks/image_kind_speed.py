@@ -1,4 +1,5 @@
-"""Cost of the image-kind check per image, beside the segmentation network it runs before.
+"""Cost of the image-kind check and of the outline's quality estimate per image, beside the
+segmentation network.
 
     python benchmarks/image_kind_speed.py [--images 64] [--threads 2] [--batch 4]
 
@@ -49,8 +50,14 @@ def main() -> None:
     seg.predict_small(images[:args.batch])
     k = per_image_ms(kind, images, args.batch)
     s = per_image_ms(seg.predict_small, images, args.batch)
+    from dermaseg.segment.outline_quality import mask_quality
+
+    maps = seg.predict_small(images[:args.batch])
+    q = per_image_ms(lambda batch: [mask_quality(p, m.pad, m.resized_shape, seg.threshold) for p, m in batch],
+                     maps * (len(images) // args.batch), args.batch)
     print(f"{args.images} images of {image.shape[1]}x{image.shape[0]}, batches of {args.batch}, {args.threads} threads:")
     print(f"  image-kind check        {k:6.1f} ms/image")
+    print(f"  outline quality         {q:6.1f} ms/image (mask_quality on the network's map)")
     print(f"  segmentation network    {s:6.1f} ms/image (for scale)")
 
 

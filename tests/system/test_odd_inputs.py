@@ -55,8 +55,9 @@ def test_predict_over_the_corpus_accounts_for_every_entry(corpus, tmp_path, caps
     monkeypatch.setattr(Segmenter, "_network", disc_network)  # the shipped model runs in test_fuzz
     folder, expect = corpus
     inputs = gather_inputs([str(folder)])
+    # odd pictures (a blank sliver, ...) are not skin photographs: segment them anyway, that is the test
     summary = predict_files(inputs.files, tmp_path / "out", overlay=False, quiet=True, skipped=inputs.skipped,
-                            ignored=inputs.ignored)
+                            ignored=inputs.ignored, accept_any_image=True)
     saved = json.loads((tmp_path / "out" / "measurements.json").read_text())
     done = {Path(e["path"]).name: e for e in saved["images"]}
     failed = {Path(f["path"]).name: f["error"] for f in summary["failures"]}
@@ -142,10 +143,13 @@ def test_a_3_by_60000_jpeg_is_segmented_at_its_own_size(tmp_path, size):
 
     path = tmp_path / "strip.jpg"
     Image.fromarray(np.full((size[1], size[0], 3), 120, np.uint8)).save(path)
-    assert main(["predict", str(path), "--out", str(tmp_path / "out")]) == 0
+    # a blank strip is no skin photograph (exit 3, not segmented); the sizes are the test: accept it
+    assert main(["predict", str(path), "--out", str(tmp_path / "refused")]) == 3
+    assert main(["predict", str(path), "--out", str(tmp_path / "out"), "--accept-any-image"]) == 0
     assert Image.open(tmp_path / "out" / "strip_segmentation.png").size == size
     # the classifier's quality check shrank it to 0 pixels a side and crashed in OpenCV
-    assert main(["classify", "predict", str(path), "--out", str(tmp_path / "cls"), "--tta", "1"]) == 0
+    assert main(["classify", "predict", str(path), "--out", str(tmp_path / "cls"), "--tta", "1",
+                 "--accept-any-image"]) == 0
     assert "too_small" in (tmp_path / "cls" / "classification.csv").read_text() or \
         "under 32 px" in (tmp_path / "cls" / "classification.csv").read_text()
 
@@ -275,7 +279,13 @@ def test_classify_predict_warning_column(tmp_path):
     (folder / "lesion.jpg").write_bytes((HAM10000 / "HAM10000_images" / "ISIC_0024306.jpg").read_bytes())
     Image.fromarray(np.zeros((150, 200, 3), np.uint8)).save(folder / "black.jpg")
     Image.fromarray(np.full((1, 1, 3), 200, np.uint8)).save(folder / "dot.png")
-    assert main(["classify", "predict", str(folder), "--out", str(tmp_path / "out")]) == 0
+    # the black picture and the dot are not skin photographs: not classified, exit 3
+    assert main(["classify", "predict", str(folder), "--out", str(tmp_path / "kinds")]) == 3
+    rows = {r["image_id"]: r for r in csv.DictReader(open(tmp_path / "kinds" / "classification.csv"))}
+    assert {k: r["image_kind"] for k, r in rows.items()} == {"lesion": "dermoscopy", "black": "other", "dot": "other"}
+    assert rows["black"]["predicted"] == "" and "does not look like" in rows["black"]["warning"]
+    # classified anyway, each carries why it should not be trusted
+    assert main(["classify", "predict", str(folder), "--out", str(tmp_path / "out"), "--accept-any-image"]) == 0
     rows = {r["image_id"]: r for r in csv.DictReader(open(tmp_path / "out" / "classification.csv"))}
     assert rows["lesion"]["warning"] == ""
     assert "no lesion found" in rows["black"]["warning"] and "dark" in rows["black"]["warning"]
