@@ -242,9 +242,9 @@ class LesionCheck:
     @classmethod
     def for_classifier(cls, classifier: Classifier, enabled: bool = True, *, accept_any_image: bool = False,
                        threads: int | None = None) -> LesionCheck:
-        from dermaseg.kind import ImageKindCheck
+        from dermaseg.kind.check import BackgroundImageKindCheck
 
-        kinds = ImageKindCheck(threads=threads)
+        kinds = BackgroundImageKindCheck(threads=threads)   # loads while the segmentation model does
         if not enabled:
             return cls(None, kinds, accept_any_image)
         from dermaseg.segment.segmenter import Segmenter

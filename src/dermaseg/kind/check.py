@@ -115,3 +115,24 @@ class ImageKindCheck:
 
     def __call__(self, images: list[np.ndarray]) -> list[ImageKind]:
         return decide(self.raw(images), self.meta)
+
+
+class BackgroundImageKindCheck:
+    """An ImageKindCheck that loads on a thread from the moment it is made, so that a short run
+    overlaps its ~60 ms session creation with loading the other models and decoding the first
+    images (ONNX Runtime builds sessions without holding the GIL). The first call waits for it;
+    a load error surfaces there."""
+
+    def __init__(self, path: str | Path | None = None, threads: int | None = None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="dermaseg-kind-load")
+        self._loading = pool.submit(ImageKindCheck, path, threads)
+        pool.shutdown(wait=False)   # the thread ends when the session is built
+
+    @property
+    def check(self) -> ImageKindCheck:
+        return self._loading.result()
+
+    def __call__(self, images: list[np.ndarray]) -> list[ImageKind]:
+        return self.check(images)

@@ -44,7 +44,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     photograph (`other`) gets a row saying so, no mask and no measurements, and is listed in
     `not_done` with the reason, unless `accept_any_image`.
     """
-    from dermaseg.kind import ImageKindCheck
+    from dermaseg.kind.check import BackgroundImageKindCheck
     from dermaseg.segment.segmenter import Segmenter
     from dermaseg.segment.stages import run_pipeline
 
@@ -58,6 +58,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     if not resuming:
         written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
+    kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads)
     if overwrite:
         _remove_earlier_run(out_dir)
@@ -85,7 +86,6 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                       model=str(model_path.absolute()) if model_path is not None and model_path.exists() else model)
         stream = results(cluster, todo, ids, out_dir, remote)
     else:
-        kind_check = ImageKindCheck(threads=threads) if todo else None
         stream = run_pipeline(segmenter, todo, write, batch_size=batch_size, kind_check=kind_check,
                               accept_any_image=accept_any_image)
     try:
