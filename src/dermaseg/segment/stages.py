@@ -92,6 +92,11 @@ def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: i
                     continue
                 batch.append((path, item, texts, decode_ms))
             kinds, kind_ms = _kinds(kind_check, batch)
+            for (path, *_), kind in zip(batch, kinds):
+                if isinstance(kind, str):   # the check failed on this image: reported, skipped
+                    writing.append((path, kind))
+            batch, kinds = [b for b, k in zip(batch, kinds) if not isinstance(k, str)], \
+                [k for k in kinds if not isinstance(k, str)]
             refused = [k is not None and k.is_other and not accept_any_image for k in kinds]
             outcomes = iter(_segment(segmenter, [b for b, no in zip(batch, refused) if not no]))
             for (path, item, texts, decode_ms), kind, no in zip(batch, kinds, refused):
@@ -109,11 +114,20 @@ def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: i
 
 
 def _kinds(kind_check, batch: list) -> tuple[list, float]:
-    """Each image's kind (None without a check) and the check's cost per image in ms."""
+    """Each image's kind (None without a check; the one-line reason where the check failed on it)
+    and the check's cost per image in ms."""
     if kind_check is None or not batch:
         return [None] * len(batch), 0.0
     t0 = time.perf_counter()
-    kinds = kind_check([item.image for _, item, _, _ in batch])
+    try:
+        kinds = kind_check([item.image for _, item, _, _ in batch])
+    except Exception:  # noqa: BLE001 - retried one by one, so the error names its file
+        kinds = []
+        for _, item, _, _ in batch:
+            try:
+                kinds.append(kind_check([item.image])[0])
+            except Exception as exc:  # noqa: BLE001
+                kinds.append(_one_line(exc))
     return kinds, round((time.perf_counter() - t0) * 1000 / len(batch), 2)
 
 
