@@ -22,6 +22,7 @@ from dermaseg.models.thresholding import ClassicalBackend, is_classical
 from dermaseg.segment.outline_quality import check_outline, mask_quality
 from dermaseg.segment.postprocess import clean_mask
 from dermaseg.segment.working import decoded_working_size, measure_scaled, resize_image, upscale_mask
+from dermaseg.segment.zoom import DEFAULT_ZOOM_BELOW, crop_box, crop_pixels, scale_box
 from dermaseg.transforms.pipeline import PipelineConfig, ResizeMeta, restore_size, to_model_input
 
 
@@ -104,12 +105,15 @@ class Segmenter:
 
     model: None (the shipped default), a shipped name, a dermaseg .pt / Lightning .ckpt, an
     exported .onnx, or a classical baseline ("otsu", "kmeans"). tta: average the probabilities of the image and its three flips.
+    zoom_below: segment a crop around a lesion that covers less than this share of the frame a
+    second time, from the image's own pixels (dermaseg.segment.zoom); None: one pass.
     backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt/.ckpt),
     "torch" (a shipped name loads its PyTorch weights) or "onnx".
     """
 
     def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
-                 postprocess: bool = True, backend: str = "auto", threads: int | None = None):
+                 postprocess: bool = True, backend: str = "auto", threads: int | None = None,
+                 zoom_below: float | None = DEFAULT_ZOOM_BELOW):
         if is_classical(model):  # a classical baseline behind the network interface
             self.path, self.name = Path(str(model)), str(model)
             self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
@@ -126,6 +130,9 @@ class Segmenter:
             raise ValueError(f"{self.name}: threshold must lie strictly between 0 and 1, got {self.threshold}")
         self.tta = tta
         self.postprocess = postprocess
+        if zoom_below is not None and not 0 < zoom_below <= 1:
+            raise ValueError(f"zoom_below must lie in (0, 1], got {zoom_below}")
+        self.zoom_below = zoom_below   # second look at lesions under this share of the frame; None: never
         self.model_info = {"arch": meta["model"]["arch"], "encoder": meta["model"]["encoder"],
                            **{k: v for k, v in meta.get("info", {}).items() if k in ("version", "name", "best_val_dice")}}
         self.version = str(meta.get("version") or meta.get("info", {}).get("version", "unversioned"))
@@ -156,17 +163,24 @@ class Segmenter:
         return [(probs[i], prepared[i][1]) for i in range(len(images))]
 
     # --- back to the image's own size -----------------------------------------------------------
-    def to_full_mask(self, prob_small: np.ndarray, meta: ResizeMeta, full_size: tuple[int, int]) -> np.ndarray:
-        """Crop padding, resize (as uint8: 4x less memory traffic than float on 24 Mpx), threshold."""
+    def probability_map(self, prob_small: np.ndarray, meta: ResizeMeta, size: tuple[int, int]) -> np.ndarray:
+        """Crop padding, resize to `size` (h, w) as uint8 0..255 (4x less memory traffic than float on 24 Mpx)."""
         top, _, left, _ = meta.pad
         nh, nw = meta.resized_shape
         crop = prob_small[top:top + nh, left:left + nw]
         q = np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        h, w = full_size
-        big = cv2.resize(q, (w, h), interpolation=cv2.INTER_LINEAR)
+        h, w = size
+        return cv2.resize(q, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def binarise(self, prob_map: np.ndarray) -> np.ndarray:
+        """A uint8 probability map -> {0, 255} mask at the model's threshold."""
         cut = int(np.ceil(self.threshold * 255.0 - 1e-9))
-        _, mask = cv2.threshold(big, cut - 1, 255, cv2.THRESH_BINARY)
+        _, mask = cv2.threshold(prob_map, cut - 1, 255, cv2.THRESH_BINARY)
         return mask
+
+    def to_full_mask(self, prob_small: np.ndarray, meta: ResizeMeta, full_size: tuple[int, int]) -> np.ndarray:
+        """Crop padding, resize, threshold."""
+        return self.binarise(self.probability_map(prob_small, meta, full_size))
 
     def probability(self, image: np.ndarray) -> np.ndarray:
         """float32 probability map at the image's own size (for threshold tuning and evaluation)."""
@@ -176,13 +190,39 @@ class Segmenter:
                timings_ms: dict | None = None) -> SegmentationResult:
         """Probability at model size -> clean working mask (the full-size mask is made on demand)."""
         t0 = time.perf_counter()
-        work = self.to_full_mask(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
+        work_size = decoded_working_size(item.full_size, item.image.shape[:2])
+        prob_map = self.probability_map(prob, meta, work_size)
+        quality = mask_quality(prob, meta.pad, meta.resized_shape, self.threshold)
+        timings = dict(timings_ms or {})
+        if self.zoom_below is not None:
+            t1 = time.perf_counter()
+            zoomed = self._second_look(item, prob_map)
+            if zoomed is not None:
+                quality = zoomed
+                timings["zoom_ms"] = round((time.perf_counter() - t1) * 1000, 2)
+        work = self.binarise(prob_map)
         if self.postprocess:
             work = clean_mask(work)
-        quality = mask_quality(prob, meta.pad, meta.resized_shape, self.threshold)
-        timings = dict(timings_ms or {}, restore_ms=round((time.perf_counter() - t0) * 1000, 2))
+        timings["restore_ms"] = round((time.perf_counter() - t0) * 1000 - timings.get("zoom_ms", 0), 2)
         return SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size), image=item.image,
                                   mask_quality=quality)
+
+    def _second_look(self, item: InferenceImage, prob_map: np.ndarray) -> float | None:
+        """Segment a crop around a lesion under `zoom_below` of the frame again (dermaseg.segment.zoom),
+        writing its probabilities into `prob_map` inside the crop; its mask quality, or None when
+        there was no second look."""
+        first = self.binarise(prob_map)
+        if self.postprocess:
+            first = clean_mask(first)
+        share = float(np.count_nonzero(first)) / first.size
+        if not 0 < share < self.zoom_below:
+            return None
+        box = crop_box(first)
+        crop = crop_pixels(item, scale_box(box, prob_map.shape[:2], item.full_size), self.input_size)
+        (second, meta), = self.predict_small([crop])
+        y0, y1, x0, x1 = box
+        prob_map[y0:y1, x0:x1] = self.probability_map(second, meta, (y1 - y0, x1 - x0))
+        return mask_quality(second, meta.pad, meta.resized_shape, self.threshold)
 
     def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
         t0 = time.perf_counter()
