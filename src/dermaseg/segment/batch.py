@@ -27,7 +27,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
                   ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False,
-                  cluster: str | None = None, accept_any_image: bool = False) -> dict:
+                  cluster: str | None = None, accept_any_image: bool = False, zoom_below="default") -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
@@ -42,7 +42,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     (dermaseg.segment.cluster), into the same outputs.
     Each image's kind is checked first (dermaseg.kind): one that does not look like a skin-lesion
     photograph (`other`) gets a row saying so, no mask and no measurements, and is listed in
-    `not_done` with the reason, unless `accept_any_image`.
+    `not_done` with the reason, unless `accept_any_image`. `zoom_below`: the Segmenter's second
+    look at small lesions ("default": the shipped setting; None: one pass).
     """
     from dermaseg.kind.check import BackgroundImageKindCheck
     from dermaseg.segment.segmenter import Segmenter
@@ -52,14 +53,15 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     ids = output_ids(files)
     settings = {"model": str(model) if model is not None else None, "tta": tta, "threshold": threshold,
                 "postprocess": postprocess, "mm_per_pixel": mm_per_pixel, "overlay": overlay,
-                "accept_any_image": accept_any_image}
+                "accept_any_image": accept_any_image, "zoom_below": zoom_below}
     journal = Journal(out_dir / JOURNAL, settings)
     resuming = journal.path.exists() and not overwrite
     if not resuming:
         written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
-    segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads)
+    zoom = {} if zoom_below == "default" else {"zoom_below": zoom_below}
+    segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads, **zoom)
     if overwrite:
         _remove_earlier_run(out_dir)
     done_before = journal.resume(overwrite=not resuming)
@@ -123,6 +125,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                     for e in per_image if e.get("not_done")]
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
+                   "zoom_below": segmenter.zoom_below,
                    "mm_per_pixel": mm_per_pixel, "images": len(per_image), "done_before": len(files) - len(todo),
                    "failed": len(failed), "failures": failed, "not_done": not_done,
                    "ignored": list(ignored or []),

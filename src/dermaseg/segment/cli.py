@@ -112,6 +112,7 @@ def _register_evaluate(subparsers) -> None:
     p.add_argument("--exclude", metavar="SPLIT_FILE", default=None,
                    help="never score images this CSV lists as train/val/extra_train (e.g. a model's training split)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
+    add_zoom_options(p)
     p.add_argument("--overwrite", action="store_true",
                    help="replace the report of an earlier evaluation in --out; without it such an --out is refused")
     accept_old_positionals(p, "model", "data")  # `evaluate MODEL DATA`, before --model and --data
@@ -133,6 +134,23 @@ def _register_evaluate(subparsers) -> None:
     c.set_defaults(func=_compare)
 
 
+def add_zoom_options(p) -> None:
+    from dermaseg.segment.zoom import DEFAULT_ZOOM_BELOW
+
+    default = f"{DEFAULT_ZOOM_BELOW:g}" if DEFAULT_ZOOM_BELOW is not None else "off"
+    p.add_argument("--zoom-below", type=float_between(0, 1, include_high=True), default=None, metavar="SHARE",
+                   help="segment a lesion covering less than this share of the frame a second time, from a crop of "
+                        f"the image's own pixels (0-1; 1: every lesion; default: {default})")
+    p.add_argument("--no-zoom", action="store_true", help="one pass only: no second look at small lesions")
+
+
+def zoom_below(args):
+    """The Segmenter's zoom_below from --zoom-below / --no-zoom ("default": the shipped setting)."""
+    if args.no_zoom:
+        return None
+    return args.zoom_below if args.zoom_below is not None else "default"
+
+
 def _evaluate(args) -> int:
     require("matplotlib")  # the report's figures: the training install
     from dermaseg.core.files import refuse_earlier_outputs
@@ -150,7 +168,7 @@ def _evaluate(args) -> int:
         summary = evaluate(args.model, args.data, args.out, split=None if args.split == "all" else args.split,
                            split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
                            threshold=args.threshold, tune_threshold=args.tune_threshold, compare=args.compare,
-                           limit=args.limit, ensemble=args.ensemble, exclude=args.exclude)
+                           limit=args.limit, ensemble=args.ensemble, exclude=args.exclude, zoom_below=zoom_below(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     keys = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
@@ -218,6 +236,7 @@ def _register_predict(subparsers) -> None:
                    help="a Dask scheduler (tcp://host:8786): its workers segment the images; inputs and --out must be "
                         "on storage every worker sees (pip install -e \".[cluster]\")")
     add_accept_any_image_option(p, "segment and measure")
+    add_zoom_options(p)
     p.set_defaults(func=_predict)
 
 
@@ -254,7 +273,8 @@ def _predict(args) -> int:
                                 postprocess=not args.no_postprocess, mm_per_pixel=args.mm_per_pixel,
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
                                 ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite,
-                                cluster=args.cluster, accept_any_image=args.accept_any_image)
+                                cluster=args.cluster, accept_any_image=args.accept_any_image,
+                                zoom_below=zoom_below(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK if summary["failed"] == 0 and not summary["not_done"] else EXIT_SKIPPED

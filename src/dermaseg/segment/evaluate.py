@@ -1,4 +1,10 @@
-"""`dermaseg evaluate`: predict at each image's own resolution and score with the ISIC metrics.
+"""`dermaseg evaluate`: score the masks `dermaseg predict` writes with the ISIC metrics.
+
+Each image goes through predict's own inference path (Segmenter.load and segment_batch: the same
+reduced-scale decoding, working resolution, post-processing and second look at small lesions),
+and its full-size mask is scored against the truth at the image's own resolution; so the figures
+are those of the masks users get. Only `ensemble` (two models averaged, which predict does not
+do) scores full-resolution probabilities instead.
 
 Writes into the output folder: masks/<id>_segmentation.png, per_image.csv, summary.json,
 confusion_matrix.png, dice_histogram.png, worst_cases.png and, with `compare`, options.csv /
@@ -38,7 +44,7 @@ def _default_split_file(segmenter) -> Path | None:
 def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_file=None, tta: bool = False,
              postprocess: bool = True, threshold: float | None = None, tune_threshold: bool = False,
              compare: bool = False, limit: int | None = None, write_masks: bool = True, ensemble=None,
-             exclude=None) -> dict:
+             exclude=None, zoom_below="default") -> dict:
     import warnings
 
     from tqdm import tqdm
@@ -52,7 +58,8 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
 
     out_dir = prepare_output_dir(out_dir)  # before any work: a bad --out fails in a second, not after the run
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
-    seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess)
+    zoom = {} if zoom_below == "default" else {"zoom_below": zoom_below}
+    seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, **zoom)
     partner = Segmenter(ensemble) if ensemble else None
     if partner is not None and (partner.pipeline.keep_aspect or seg.pipeline.keep_aspect):
         raise ValueError("ensembling averages squashed-square probabilities: both models need keep_aspect false")
@@ -74,7 +81,21 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
         seen = {i for i, s in read_split(exclude).items() if s in TRAINING_SPLITS}
         test_ids = [i for i in test_ids if i not in seen]
     test_ids = test_ids[:limit] if limit else test_ids
-    cost = {"plain": 0.0, "tta": 0.0, "restore": 0.0, "postprocess": 0.0}  # seconds, summed over images
+    cost = {"plain": 0.0, "tta": 0.0, "restore": 0.0, "postprocess": 0.0, "predict": 0.0}  # seconds, summed
+
+    def predicted(item, use_tta, t, post):
+        """The mask `dermaseg predict` writes for this image with these options (the same decoding,
+        working size, post-processing and second look: Segmenter.segment_batch), its mask quality,
+        the seconds it took and its stages' ms."""
+        saved = (seg.tta, seg.threshold, seg.postprocess)
+        seg.tta, seg.threshold, seg.postprocess = use_tta, t, post
+        try:
+            t0 = time.perf_counter()
+            result = seg.segment_batch([item])[0]
+            mask = result.mask
+            return mask, result.mask_quality, time.perf_counter() - t0, result.timings_ms
+        finally:
+            seg.tta, seg.threshold, seg.postprocess = saved
 
     def network(image, use_tta):
         """Probability at model resolution: this model, averaged with the partner's when ensembling."""
@@ -137,37 +158,59 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
 
     builder = ReportBuilder(n_worst=12)
     skipped = []
+    variant_seconds = {name: 0.0 for name in variants}
+    stage_ms: dict[str, float] = {}
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)  # reported below, per file, once
         for image_id in tqdm(test_ids, desc=f"evaluating {split or 'all'}", unit="img", file=sys.stderr):
+            record = ds.record(image_id)
             try:
-                sample = ds.load(ds.record(image_id))
+                sample = ds.load(record)   # the truth (and checks); the prediction decodes as predict does
+                item = seg.load(record.image_path) if partner is None else None
             except (ImageReadError, ValueError) as exc:
                 skipped.append({"image_id": image_id, "error": str(exc)})
                 continue
             shape = sample.image.shape[:2]
-            plain, tta_prob, meta = probs_for(sample.image)
-            pred, restore_s, post_s = masks_from(tta_prob if tta else plain, meta, shape, chosen_threshold,
-                                                 postprocess)
-            cost["restore"] += restore_s
-            cost["postprocess"] += post_s
-            quality = mask_quality(tta_prob if tta else plain, meta.pad, meta.resized_shape, chosen_threshold)
+            if partner is None:
+                pred, quality, seconds, timings = predicted(item, tta, chosen_threshold, postprocess)
+                cost["predict"] += seconds
+                for k, v in timings.items():
+                    stage_ms[k] = stage_ms.get(k, 0.0) + v
+            else:
+                plain, tta_prob, meta = probs_for(sample.image)
+                pred, restore_s, post_s = masks_from(tta_prob if tta else plain, meta, shape, chosen_threshold,
+                                                     postprocess)
+                cost["restore"] += restore_s
+                cost["postprocess"] += post_s
+                quality = mask_quality(tta_prob if tta else plain, meta.pad, meta.resized_shape, chosen_threshold)
             builder.add(image_id, sample.image, sample.mask, pred, mask_quality=quality,
                         check_outline=check_outline(quality))
             if write_masks:
                 write_png(out_dir / "masks" / f"{image_id}_segmentation.png", pred)
             for name, (v_tta, v_post, v_t) in variants.items():
-                v_pred = masks_from(tta_prob if v_tta else plain, meta, shape, v_t, v_post)[0]
+                if partner is None:
+                    v_pred, _, seconds, _ = predicted(item, v_tta, v_t, v_post)
+                    variant_seconds[name] += seconds
+                else:
+                    v_pred = masks_from(tta_prob if v_tta else plain, meta, shape, v_t, v_post)[0]
                 variant_rows[name].append(image_metrics(sample.mask, v_pred))
     for s in skipped:
         print(f"evaluate: skipped {s['image_id']}: {s['error']}", file=sys.stderr)
     n = max(1, len(test_ids) - len(skipped))
     ms = {k: round(v * 1000 / n, 1) for k, v in cost.items()}
+    if partner is None:   # predict's own path: its stages as it times them
+        per_image = ms["predict"]
+        ms = {"predict": ms["predict"], **{k: round(v / n, 1) for k, v in stage_ms.items()}}
+    else:
+        per_image = round(ms["tta" if tta else "plain"] + ms["restore"] + (ms["postprocess"] if postprocess else 0), 1)
     extra = {
         "model": str(seg.path), "ensemble_with": str(partner.path) if partner else None,
         "exclude": str(exclude) if exclude else None,
-        "ms_per_image": round(ms["tta" if tta else "plain"] + ms["restore"] + (ms["postprocess"] if postprocess else 0), 1),
+        "inference_path": "predict's (same decoding, working size, post-processing and second look)"
+                          if partner is None else "full-resolution probabilities (ensemble of two models)",
+        "zoom_below": seg.zoom_below,
+        "ms_per_image": per_image,
         "ms_per_stage": ms, "data": str(data_root), "split": split, "split_file": str(split_file) if split_file else None,
         "threshold": chosen_threshold, "tuned_threshold": tuned,
         "options": {"tta": tta, "postprocess": postprocess, "input_size": seg.input_size},
@@ -182,8 +225,8 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
               f"{o['mean_jaccard_rest']:.3f} the rest", file=sys.stderr)
     if variants:
         table = [{"variant": name, **summarise(rows),
-                  "ms_per_image": round(ms["tta" if v_tta else "plain"] + ms["restore"]
-                                        + (ms["postprocess"] if v_post else 0.0), 1)}
+                  "ms_per_image": round(variant_seconds[name] * 1000 / n, 1) if partner is None else
+                  round(ms["tta" if v_tta else "plain"] + ms["restore"] + (ms["postprocess"] if v_post else 0.0), 1)}
                  for name, rows in variant_rows.items() for v_tta, v_post, _ in [variants[name]]]
         _write_options(out_dir, table)
         summary["options_compared"] = table

@@ -218,7 +218,10 @@ class Segmenter:
         if not 0 < share < self.zoom_below:
             return None
         box = crop_box(first)
-        crop = crop_pixels(item, scale_box(box, prob_map.shape[:2], item.full_size), self.input_size)
+        box_full = scale_box(box, prob_map.shape[:2], item.full_size)
+        if min(box_full[1] - box_full[0], box_full[3] - box_full[2]) < self.input_size:
+            return None   # the photograph has no more detail there than the first pass saw
+        crop = crop_pixels(item, box_full, self.input_size)
         (second, meta), = self.predict_small([crop])
         y0, y1, x0, x1 = box
         prob_map[y0:y1, x0:x1] = self.probability_map(second, meta, (y1 - y0, x1 - x0))
