@@ -189,49 +189,66 @@ class Segmenter:
     def finish(self, item: InferenceImage, prob: np.ndarray, meta: ResizeMeta,
                timings_ms: dict | None = None) -> SegmentationResult:
         """Probability at model size -> clean working mask (the full-size mask is made on demand)."""
-        t0 = time.perf_counter()
-        work_size = decoded_working_size(item.full_size, item.image.shape[:2])
-        prob_map = self.probability_map(prob, meta, work_size)
-        quality = mask_quality(prob, meta.pad, meta.resized_shape, self.threshold)
-        timings = dict(timings_ms or {})
-        if self.zoom_below is not None:
-            t1 = time.perf_counter()
-            zoomed = self._second_look(item, prob_map)
-            if zoomed is not None:
-                quality = zoomed
-                timings["zoom_ms"] = round((time.perf_counter() - t1) * 1000, 2)
-        work = self.binarise(prob_map)
-        if self.postprocess:
-            work = clean_mask(work)
-        timings["restore_ms"] = round((time.perf_counter() - t0) * 1000 - timings.get("zoom_ms", 0), 2)
-        return SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size), image=item.image,
-                                  mask_quality=quality)
-
-    def _second_look(self, item: InferenceImage, prob_map: np.ndarray) -> float | None:
-        """Segment a crop around a lesion under `zoom_below` of the frame again (dermaseg.segment.zoom),
-        writing its probabilities into `prob_map` inside the crop; its mask quality, or None when
-        there was no second look."""
-        first = self.binarise(prob_map)
-        if self.postprocess:
-            first = clean_mask(first)
-        share = float(np.count_nonzero(first)) / first.size
-        if not 0 < share < self.zoom_below:
-            return None
-        box = crop_box(first)
-        box_full = scale_box(box, prob_map.shape[:2], item.full_size)
-        if min(box_full[1] - box_full[0], box_full[3] - box_full[2]) < self.input_size:
-            return None   # the photograph has no more detail there than the first pass saw
-        crop = crop_pixels(item, box_full, self.input_size)
-        (second, meta), = self.predict_small([crop])
-        y0, y1, x0, x1 = box
-        prob_map[y0:y1, x0:x1] = self.probability_map(second, meta, (y1 - y0, x1 - x0))
-        return mask_quality(second, meta.pad, meta.resized_shape, self.threshold)
+        return self._finish_batch([item], [(prob, meta)], timings_ms or {})[0]
 
     def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
         t0 = time.perf_counter()
         small = self.predict_small([item.image for item in items])
         model_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(items)), 2)
-        return [self.finish(item, prob, meta, {"model_ms": model_ms}) for item, (prob, meta) in zip(items, small)]
+        return self._finish_batch(items, small, {"model_ms": model_ms})
+
+    def _finish_batch(self, items: list[InferenceImage], small: list, timings_ms: dict) -> list[SegmentationResult]:
+        """First-pass probabilities -> working maps; the second looks at small lesions, in one
+        network call for the batch; then threshold and clean-up."""
+        t0 = time.perf_counter()
+        maps = [self.probability_map(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
+                for item, (prob, meta) in zip(items, small)]
+        quality = [mask_quality(prob, meta.pad, meta.resized_shape, self.threshold) for prob, meta in small]
+        zoom_ms = 0.0
+        if self.zoom_below is not None:
+            t1 = time.perf_counter()
+            zoomed = self._second_looks(items, maps)
+            quality = [zoomed.get(i, q) for i, q in enumerate(quality)]
+            zoom_ms = (time.perf_counter() - t1) * 1000 / max(1, len(zoomed)) if zoomed else 0.0
+        results = []
+        for i, (item, (prob, _), prob_map) in enumerate(zip(items, small, maps)):
+            work = self.binarise(prob_map)
+            if self.postprocess:
+                work = clean_mask(work)
+            timings = dict(timings_ms, **({"zoom_ms": round(zoom_ms, 2)} if self.zoom_below is not None
+                                          and i in zoomed else {}))
+            results.append(SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size),
+                                              image=item.image, mask_quality=quality[i]))
+        restore_ms = ((time.perf_counter() - t0) * 1000 - zoom_ms * sum("zoom_ms" in r.timings_ms for r in results))
+        for r in results:
+            r.timings_ms["restore_ms"] = round(restore_ms / max(1, len(items)), 2)
+        return results
+
+    def _second_looks(self, items: list[InferenceImage], maps: list[np.ndarray]) -> dict[int, float]:
+        """Segment a crop around each lesion under `zoom_below` of the frame again (dermaseg.segment.zoom),
+        in one network call, writing its probabilities into that image's map inside the crop.
+        Returns {image index: the second look's mask quality}."""
+        boxes, crops = {}, []
+        for i, (item, prob_map) in enumerate(zip(items, maps)):
+            first = self.binarise(prob_map)
+            if self.postprocess:
+                first = clean_mask(first)
+            share = float(np.count_nonzero(first)) / first.size
+            if not 0 < share < self.zoom_below:
+                continue
+            box = crop_box(first)
+            box_full = scale_box(box, prob_map.shape[:2], item.full_size)
+            if min(box_full[1] - box_full[0], box_full[3] - box_full[2]) < self.input_size:
+                continue   # the photograph has no more detail there than the first pass saw
+            boxes[i] = box
+            crops.append(crop_pixels(item, box_full, self.input_size))
+        if not crops:
+            return {}
+        out = {}
+        for (i, (y0, y1, x0, x1)), (second, meta) in zip(boxes.items(), self.predict_small(crops)):
+            maps[i][y0:y1, x0:x1] = self.probability_map(second, meta, (y1 - y0, x1 - x0))
+            out[i] = mask_quality(second, meta.pad, meta.resized_shape, self.threshold)
+        return out
 
     def segment(self, image: np.ndarray | InferenceImage) -> SegmentationResult:
         item = image if isinstance(image, InferenceImage) else from_array(image)

@@ -13,7 +13,7 @@ lesion. After the first pass over the whole image, `refine`:
 Only where the first pass's lesion covers less than `zoom_below` of the frame (chosen on
 validation: docs/results.md), and where the crop holds at least the network's size in the
 photograph's own pixels: in a small image (the 256-px ISIC copies) the crop would only be the
-same pixels enlarged, and that made outlines worse on validation.
+same pixels enlarged.
 """
 
 from __future__ import annotations
