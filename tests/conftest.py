@@ -43,3 +43,36 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _heap_trimmer():
+    """glibc's malloc_trim, where there is one: gives the heap a test freed back to the system."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _heap_trimmer()
+
+
+@pytest.fixture(autouse=True)
+def _return_freed_memory():
+    """The suite runs in one process: without this, the heap one heavy test (an in-process
+    training) freed stays mapped, and the next heavy test's peak lands on top of it. The trim
+    after every test; a full collection only after tests of a second or more (after each of the
+    quick ones it cost minutes)."""
+    import time
+
+    started = time.perf_counter()
+    yield
+    if _TRIM is None:
+        return
+    if time.perf_counter() - started > 1.0:
+        import gc
+
+        gc.collect()
+    _TRIM(0)

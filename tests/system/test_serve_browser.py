@@ -134,7 +134,7 @@ def test_page_reports_a_refused_file(browser, server_url, tmp_path):
     page.close()
 
 
-def test_page_refuses_a_photograph_that_is_not_of_skin(shared_data, browser, server_url):
+def test_page_refuses_a_photograph_that_is_not_of_skin(shared_data, browser, server_url, tmp_path):
     """An object photograph: the page says so instead of drawing an outline or a diagnosis."""
     photo = shared_data / "not_dermoscopy" / "imagenet_objects" / "n03345487_fire_engine.jpg"
     page = browser.new_page()
@@ -147,4 +147,7 @@ def test_page_refuses_a_photograph_that_is_not_of_skin(shared_data, browser, ser
     assert page.locator("#outline polygon").count() == 0
     assert page.locator("#classes .bar-row").count() == 0 and page.locator("#panels").is_hidden()
     assert "error" not in (page.get_attribute("#status", "class") or "")
+    shot_dir = Path(os.environ.get("DERMASEG_SCREENSHOT_DIR", tmp_path))
+    shot_dir.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot_dir / "serve_page_refused.png"), full_page=True)
     page.close()

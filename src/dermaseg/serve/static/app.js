@@ -216,7 +216,8 @@ async function analyse(file) {
     fillMeasurements(s);
     showOutlineQuality(s);
     $("image-info").textContent = `${s.width} × ${s.height} px · ${KIND_TEXT[s.image_kind] || s.image_kind}` +
-      ` (${formatValue(s.image_kind_score)}) · segmentation ${s.model.name} ${s.model.version}` +
+      ` (${formatValue(s.image_kind_score)}) · outline quality ${formatValue(s.mask_quality)}` +
+      ` · segmentation ${s.model.name} ${s.model.version}` +
       ` (${s.model.backend}) · ${Math.round(Object.values(s.timings_ms).reduce((a, b) => a + b, 0))} ms`;
     $("download-mask").disabled = $("download-json").disabled = false;
   });
