@@ -2,9 +2,10 @@
 
 image (any size) -> pipeline.prepare (same code as training) -> network (ONNX Runtime or
 PyTorch, optional flip TTA) -> probability at model size -> resized to the working resolution
-(long side <= 768, dermaseg.segment.working) -> threshold -> optional clean-up -> working
-mask; the mask at the image's own size (uint8 {0, 255}) is one upscale of it, made when asked.
-`evaluate` uses `to_full_mask` instead: scores are taken at native resolution.
+(long side <= 768, dermaseg.segment.working) -> a second look at a small lesion from a crop of
+the photograph (dermaseg.segment.zoom) -> threshold -> optional clean-up -> working mask; the
+mask at the image's own size (uint8 {0, 255}) is one upscale of it, made when asked. `evaluate`
+scores exactly these masks.
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class Segmenter:
         maps = [self.probability_map(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
                 for item, (prob, meta) in zip(items, small)]
         quality = [mask_quality(prob, meta.pad, meta.resized_shape, self.threshold) for prob, meta in small]
-        zoom_ms = 0.0
+        zoom_ms, zoomed = 0.0, {}
         if self.zoom_below is not None:
             t1 = time.perf_counter()
             zoomed = self._second_looks(items, maps)
@@ -215,8 +216,7 @@ class Segmenter:
             work = self.binarise(prob_map)
             if self.postprocess:
                 work = clean_mask(work)
-            timings = dict(timings_ms, **({"zoom_ms": round(zoom_ms, 2)} if self.zoom_below is not None
-                                          and i in zoomed else {}))
+            timings = dict(timings_ms, **({"zoom_ms": round(zoom_ms, 2)} if i in zoomed else {}))
             results.append(SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size),
                                               image=item.image, mask_quality=quality[i]))
         restore_ms = ((time.perf_counter() - t0) * 1000 - zoom_ms * sum("zoom_ms" in r.timings_ms for r in results))
