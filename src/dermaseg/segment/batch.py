@@ -18,6 +18,7 @@ from dermaseg.core.files import (
 from dermaseg.core.journal import Journal
 from dermaseg.data.inputs import output_ids, prepare_output_dir
 from dermaseg.segment.outputs import write_outputs
+from dermaseg.segment.zoom import DEFAULT_ZOOM_BELOW
 
 RESULT_FILES = ("measurements.csv", "measurements.json", "measurements.jsonl")
 JOURNAL = "measurements.jsonl"   # one line per finished image: what a rerun goes on from
@@ -27,7 +28,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
                   ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False,
-                  cluster: str | None = None, accept_any_image: bool = False, zoom_below="default") -> dict:
+                  cluster: str | None = None, accept_any_image: bool = False, zoom_below: float | None = DEFAULT_ZOOM_BELOW) -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
@@ -43,7 +44,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     Each image's kind is checked first (dermaseg.kind): one that does not look like a skin-lesion
     photograph (`other`) gets a row saying so, no mask and no measurements, and is listed in
     `not_done` with the reason, unless `accept_any_image`. `zoom_below`: the Segmenter's second
-    look at small lesions ("default": the shipped setting; None: one pass).
+    look at small lesions (None: one pass).
     """
     from dermaseg.kind.check import BackgroundImageKindCheck
     from dermaseg.segment.segmenter import Segmenter
@@ -60,8 +61,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
-    zoom = {} if zoom_below == "default" else {"zoom_below": zoom_below}
-    segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads, **zoom)
+    segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads,
+                          zoom_below=zoom_below)
     if overwrite:
         _remove_earlier_run(out_dir)
     done_before = journal.resume(overwrite=not resuming)

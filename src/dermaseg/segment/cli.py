@@ -145,10 +145,12 @@ def add_zoom_options(p) -> None:
 
 
 def zoom_below(args):
-    """The Segmenter's zoom_below from --zoom-below / --no-zoom ("default": the shipped setting)."""
+    """The Segmenter's zoom_below from --zoom-below / --no-zoom (else the shipped setting)."""
+    from dermaseg.segment.zoom import DEFAULT_ZOOM_BELOW
+
     if args.no_zoom:
         return None
-    return args.zoom_below if args.zoom_below is not None else "default"
+    return args.zoom_below if args.zoom_below is not None else DEFAULT_ZOOM_BELOW
 
 
 def _evaluate(args) -> int:

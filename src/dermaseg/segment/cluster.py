@@ -50,9 +50,9 @@ def segment_chunk(items: list[tuple[str, str]], out_dir: str, settings: dict) ->
 
     key = json.dumps(settings, sort_keys=True)
     if key not in _SEGMENTERS:
-        zoom = {} if settings["zoom_below"] == "default" else {"zoom_below": settings["zoom_below"]}
         _SEGMENTERS[key] = (Segmenter(settings["model"], tta=settings["tta"], threshold=settings["threshold"],
-                                      postprocess=settings["postprocess"], threads=settings["threads"], **zoom),
+                                      postprocess=settings["postprocess"], threads=settings["threads"],
+                                      zoom_below=settings["zoom_below"]),
                             ImageKindCheck(threads=settings["threads"]))
     segmenter, kind_check = _SEGMENTERS[key]
     out = Path(out_dir)

@@ -29,6 +29,7 @@ from dermaseg.data.readers import open_dataset
 from dermaseg.data.splits import read_split
 from dermaseg.segment.metrics import image_metrics, summarise
 from dermaseg.segment.outline_quality import check_outline, mask_quality
+from dermaseg.segment.zoom import DEFAULT_ZOOM_BELOW
 from dermaseg.transforms.pipeline import restore_size
 
 TRAINING_SPLITS = {"train", "val", "extra_train"}
@@ -44,7 +45,7 @@ def _default_split_file(segmenter) -> Path | None:
 def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_file=None, tta: bool = False,
              postprocess: bool = True, threshold: float | None = None, tune_threshold: bool = False,
              compare: bool = False, limit: int | None = None, write_masks: bool = True, ensemble=None,
-             exclude=None, zoom_below="default") -> dict:
+             exclude=None, zoom_below: float | None = DEFAULT_ZOOM_BELOW) -> dict:
     import warnings
 
     from tqdm import tqdm
@@ -58,8 +59,7 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
 
     out_dir = prepare_output_dir(out_dir)  # before any work: a bad --out fails in a second, not after the run
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
-    zoom = {} if zoom_below == "default" else {"zoom_below": zoom_below}
-    seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, **zoom)
+    seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, zoom_below=zoom_below)
     partner = Segmenter(ensemble) if ensemble else None
     if partner is not None and (partner.pipeline.keep_aspect or seg.pipeline.keep_aspect):
         raise ValueError("ensembling averages squashed-square probabilities: both models need keep_aspect false")
