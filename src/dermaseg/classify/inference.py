@@ -79,7 +79,12 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def predict_images_onnx(session, images, normalise: str, tta_views: int = 1, batch_size: int = 32) -> np.ndarray:
-    """`predict_images` on an ONNX Runtime session (input "image", output logits).
+    """`predict_images` on an ONNX Runtime session (input "image", output logits)."""
+    return predict_views_onnx(session, images, normalise, tta_views, batch_size).mean(axis=0)
+
+
+def predict_views_onnx(session, images, normalise: str, views: int = 8, batch_size: int = 32) -> np.ndarray:
+    """(views, N, classes) softmax of each dihedral view 0..views-1 of prepared uint8 images.
 
     Each network call holds at most `batch_size` views: ONNX Runtime's memory arena keeps the
     largest activations it ever held, and all views of a batch in one call (8 x 32 images at
@@ -89,7 +94,6 @@ def predict_images_onnx(session, images, normalise: str, tta_views: int = 1, bat
     out = []
     for s in range(0, len(images), batch_size):
         x = np.stack([normalise_image(np.asarray(im), normalise) for im in images[s:s + batch_size]])
-        logits = [session.run(None, {name: np.ascontiguousarray(dihedral_chw(x, v))})[0] for v in range(int(tta_views))]
-        probs = _softmax(np.concatenate(logits).astype(np.float64))
-        out.append(probs.reshape(int(tta_views), len(x), -1).mean(axis=0))
-    return np.concatenate(out)
+        logits = [session.run(None, {name: np.ascontiguousarray(dihedral_chw(x, v))})[0] for v in range(int(views))]
+        out.append(_softmax(np.concatenate(logits).astype(np.float64)).reshape(int(views), len(x), -1))
+    return np.concatenate(out, axis=1)
