@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decisions", default=None,
                         help="an ensemble file written by `dermaseg classify calibrate`: its fitted temperature, "
                              "prediction-set and triage thresholds go into the shipped ensemble")
+    parser.add_argument("--tta-views", type=int, default=None,
+                        help="an ensemble's own number of test-time views for every member (default: each member's)")
     args = parser.parse_args(argv)
     if args.name not in SHIPPED:
         parser.error(f"--name {args.name!r}: not a shipped name in dermaseg.core.zoo ({', '.join(SHIPPED)})")
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--ensemble: two or more shipped single models (not: {', '.join(unknown) or 'one'})")
         about["description"] = entry.description
         ensemble = {"name": args.name, "members": args.ensemble, "info": about, "held_out": held_out}
+        if args.tta_views is not None:
+            ensemble["tta_views"] = args.tta_views
         if args.decisions:
             ensemble["decisions"] = json.loads(Path(args.decisions).read_text())["decisions"]
         out.write_text(json.dumps(ensemble, indent=2) + "\n")

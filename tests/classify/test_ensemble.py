@@ -76,6 +76,11 @@ def test_ensemble_of_model_files_predicts_the_mean_of_its_members(shared_data, t
     assert pair.name == "pair" and pair.meta["held_out"] == {"n": 6} and pair.meta["info"]["version"] == "9.9"
     assert "test" not in pair.meta["info"] and pair.meta["info"]["split"] == shipped["info"]["split"]
     assert np.allclose(pair.predict_proba(images), probs[0][:3], atol=1e-5)
+    # the file's own number of views goes to every member, unless the caller asks for another
+    (tmp_path / "views.json").write_text(json.dumps({"members": ["a.pt", "b.pt"], "tta_views": 2}))
+    assert load_classifier(tmp_path / "views.json").tta_views == 2
+    assert load_classifier(tmp_path / "views.json", tta_views=1).tta_views == 1
+    assert load_classifier(tmp_path / "pair.json").tta_views == shipped["tta_views"]   # no setting: the members' own
     (tmp_path / "bad.json").write_text(json.dumps({"members": ["a.pt"]}))
     with pytest.raises(ValueError, match="bad.json: an ensemble file lists two or more"):
         load_classifier(tmp_path / "bad.json")

@@ -27,6 +27,7 @@ def test_model_card_figures_hold_on_a_stratified_rerun():
 
     clf = load_classifier()                        # the shipped default, ONNX Runtime
     card = clf.meta["held_out"]
+    assert clf.tta_views == card["tta_views"]      # predicts with the views its figures were measured at
     assert card["split"] == "test" and card["n"] >= 2000
     ds = open_dataset(HAM10000)
     records = L_.labelled(ds.records, clf.task)

@@ -178,7 +178,8 @@ class ClassifierEnsemble:
 
 def read_ensemble_file(path: Path | str) -> dict:
     """An ensemble file: JSON with "members" (shipped model names, or files relative to it) and,
-    optionally, "name" and "info"/"held_out" (version, provenance, figures) as a model file has."""
+    optionally, "name", "tta_views" (the views every member averages; default each member's own)
+    and "info"/"held_out" (version, provenance, figures) as a model file has."""
     import json
 
     path = Path(path)
@@ -204,6 +205,8 @@ def load_classifier(models: str | Path | list | None = None, **kwargs) -> Classi
     resolved = resolve(models, "classification", prefer=prefer)
     if resolved.path.suffix.lower() == ".json":
         about = read_ensemble_file(resolved.path)
+        if kwargs.get("tta_views") is None and about.get("tta_views") is not None:
+            kwargs["tta_views"] = int(about["tta_views"])   # the ensemble's own setting, for every member
         return ClassifierEnsemble(about["members"], name=about.get("name") or resolved.name, about=about, **kwargs)
     return Classifier(models, **kwargs)
 
