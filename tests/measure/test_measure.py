@@ -319,3 +319,14 @@ def test_real_lesion_gives_plausible_figures(shared_data):
     assert m["max_feret_diameter_px"] >= m["equivalent_diameter_px"]
     assert 1 <= m["n_colours"] <= 6
     assert set(m["colours_present"]) <= set(COLOURS)
+
+
+def test_the_shipped_colour_name_table_is_the_one_the_references_give():
+    """The 64^3 naming table ships precomputed (building it cost a third of a one-image run);
+    it must be exactly what the reference colours and thresholds give."""
+    from dermaseg.measure import colour
+
+    shipped = np.load(colour.NAME_TABLE_FILE, allow_pickle=False)
+    assert np.array_equal(shipped, colour.build_name_table()), (
+        "colour_names.npy is stale: rewrite it (see the comment above NAME_TABLE_FILE)")
+    assert np.array_equal(colour._name_table(), shipped)

@@ -9,6 +9,7 @@ project's choices, set on HAM10000 images; docs/measurements.md gives the figure
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -69,12 +70,18 @@ def skin_white_balance(image: np.ndarray, lesion_mask: np.ndarray, p: float = 6.
     return (illuminant.mean() / illuminant).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def _name_table() -> np.ndarray:
+# The table below, computed once and shipped beside this module: building it takes ~200 ms,
+# which was a third of one image's whole `dermaseg predict` run. A test checks it equals
+# `build_name_table()`; after a change above rewrite it with
+#   python -c "from dermaseg.measure import colour as c; c.np.save(c.NAME_TABLE_FILE, c.build_name_table())"
+NAME_TABLE_FILE = Path(__file__).with_name("colour_names.npy")
+
+
+def build_name_table() -> np.ndarray:
     """Index of the nearest reference (or 'unnamed') for every 6-bit-per-channel RGB value.
 
-    Naming through a 64^3 table built once is ~20x faster than per-pixel distances, and the
-    quantisation (+-2 of 255 per channel) moves a colour by about one delta E unit.
+    Naming through a 64^3 table is ~20x faster than per-pixel distances, and the quantisation
+    (+-2 of 255 per channel) moves a colour by about one delta E unit.
     """
     levels = np.arange(_LEVELS, dtype=np.float32) * (256 // _LEVELS) + (256 // _LEVELS - 1) / 2
     grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 1, 3)
@@ -83,6 +90,17 @@ def _name_table() -> np.ndarray:
     nearest = dist2.argmin(axis=1)
     nearest[dist2.min(axis=1) > MAX_DELTA_E ** 2] = len(_NAMES)  # unnamed
     return nearest.astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _name_table() -> np.ndarray:
+    try:
+        table = np.load(NAME_TABLE_FILE, allow_pickle=False)
+        if table.shape == (_LEVELS ** 3,) and table.dtype == np.uint8:
+            return table
+    except (OSError, ValueError):
+        pass
+    return build_name_table()   # the shipped file missing or damaged: the same table, slower
 
 
 def colour_fractions(pixels: np.ndarray, gains: np.ndarray | None = None) -> dict[str, float]:
@@ -121,3 +139,4 @@ def lesion_pixels(image: np.ndarray, region: np.ndarray, x0: int, y0: int) -> np
         if np.count_nonzero(inner) >= 0.25 * np.count_nonzero(sampled):
             sampled = inner
     return image[y0:y0 + h:step, x0:x0 + w:step][sampled]
+
