@@ -71,15 +71,19 @@ def rss_mb(pid: int) -> float | None:
 def run(python: str, words: list[str], images: Path, out: Path, n: int) -> dict:
     argv = [python, "-m", "dermaseg.cli", *[w.format(images=images, out=out) for w in words]]
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    samples: list[tuple[float, float]] = []
-    while proc.poll() is None:
-        value = rss_mb(proc.pid)
-        if value is not None:
-            samples.append((time.perf_counter() - started, value))
-        time.sleep(0.5)
-    seconds = time.perf_counter() - started
-    err = proc.stderr.read()
+    # stderr to a file, not a pipe: 10,000 images of progress-bar updates fill a pipe nobody
+    # reads until the end, and the run then waits on its own progress bar
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        samples: list[tuple[float, float]] = []
+        while proc.poll() is None:
+            value = rss_mb(proc.pid)
+            if value is not None:
+                samples.append((time.perf_counter() - started, value))
+            time.sleep(0.5)
+        seconds = time.perf_counter() - started
+        log.seek(0)
+        err = log.read()
     if proc.returncode not in (0, 3):
         sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{err[-2000:]}")
 

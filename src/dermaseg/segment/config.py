@@ -30,7 +30,7 @@ SCHEMA: dict = {
         "arch": Key("unet", str),
         "encoder": Key("efficientnet-lite0", str),
         "encoder_weights": Key("imagenet", str, None),  # imagenet | null | path to a weights file
-        "init_from": Key(None, str, None),            # a dermaseg checkpoint (segmentation or classifier) to start from
+        "init_from": Key(None, str, None),            # start from: the same network's model file (all weights), else its encoder
         "dropout": Key(0.0, float, low=0.0, high=1.0),
         "decoder_channels": Key(None, list, None),     # smp decoders: e.g. [128, 64, 32, 16, 16]
     },

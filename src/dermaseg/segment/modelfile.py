@@ -58,3 +58,24 @@ def build_from_file(path: Path | str) -> tuple[torch.nn.Module, dict]:
     model.load_state_dict(data["state_dict"])
     model.eval()
     return model, data
+
+
+def init_from(model: torch.nn.Module, path: Path | str) -> str:
+    """Start a network to train from `path`; returns what was loaded.
+
+    A segmentation model file or checkpoint of the same network (every weight name and shape
+    matching): the whole network, i.e. fine-tuning. Anything else (a classifier, another
+    architecture, an encoder's weights): its encoder part (load_encoder_weights_from).
+    """
+    from dermaseg.models.registry import load_encoder_weights_from
+
+    try:
+        weights = read_model_file(path)["state_dict"]
+    except (ValueError, KeyError, TypeError):
+        weights = None
+    own = model.state_dict()
+    if weights is not None and weights.keys() == own.keys() and all(w.shape == own[k].shape for k, w in weights.items()):
+        model.load_state_dict(weights)
+        return "whole network"
+    load_encoder_weights_from(model, path)
+    return "encoder"

@@ -169,9 +169,10 @@ def train(config: dict, run_dir: Path | str) -> dict:
 
     module = SegmentationModule(config)
     if config["model"]["init_from"]:
-        from dermaseg.models.registry import load_encoder_weights_from
+        from dermaseg.segment.modelfile import init_from
 
-        load_encoder_weights_from(module.model, config["model"]["init_from"])
+        loaded = init_from(module.model, config["model"]["init_from"])
+        print(f"starting from {config['model']['init_from']}: {loaded}", file=sys.stderr)
 
     accelerator = t["accelerator"]
     precision = t["precision"] or default_precision(accelerator)
