@@ -1,4 +1,4 @@
-"""An archive-sized run: images/s and memory over time of `predict` and `classify predict`.
+"""An archive-sized run: images/s and memory over time of `predict`, `classify predict` and `evaluate`.
 
 Makes N full-resolution photographs (the shared ISIC 2017 images upscaled to --size, as
 benchmarks/predict_speed.py does, then repeated under new names as hard links until there are
@@ -8,6 +8,7 @@ so that growth with the number of images shows.
 
     python benchmarks/archive.py                                   # 10,000 images of 6 Mpx
     python benchmarks/archive.py --images 1000 --commands predict  # a shorter run
+    python benchmarks/archive.py --commands evaluate               # against the masks, upscaled
     python benchmarks/archive.py --images 20 --size 600x400        # smoke run
     python benchmarks/archive.py --images 1000 --commands predict --cluster-workers 1 2   # + a Dask cluster
 
@@ -36,7 +37,11 @@ from predict_speed import make_photographs  # noqa: E402 - the same photographs 
 COMMANDS = {
     "predict": ["predict", "{images}", "--out", "{out}", "--overwrite"],
     "classify": ["classify", "predict", "{images}", "--out", "{out}", "--overwrite"],
+    # the training install's scoring of the same photographs against their (upscaled) masks
+    "evaluate": ["evaluate", "--model", "isic-unet-lite0", "--data", "{labelled}", "--split", "all", "--out", "{out}",
+                 "--overwrite"],
 }
+MASKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017" / "ISIC-2017_Training_Part1_GroundTruth"
 
 
 def archive(work: Path, n: int, size: tuple[int, int]) -> Path:
@@ -57,6 +62,34 @@ def archive(work: Path, n: int, size: tuple[int, int]) -> Path:
     return folder
 
 
+def labelled(work: Path, images: Path, size: tuple[int, int]) -> Path:
+    """An images/ + masks/ folder over the archive's photographs (hard links) with each ISIC 2017
+    mask upscaled to the photograph's size (nearest neighbour), for `evaluate`."""
+    import cv2
+
+    folder = work / f"labelled_{images.name}"
+    if (folder / "masks").is_dir() and len(list((folder / "masks").iterdir())) == len(list(images.iterdir())):
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    upscaled = work / f"masks_{size[0]}x{size[1]}"
+    upscaled.mkdir(exist_ok=True)
+    for photo in sorted(images.iterdir()):
+        source_id = "_".join(photo.stem.split("_")[:2])        # ISIC_0000000_003 -> ISIC_0000000
+        mask = upscaled / f"{source_id}_segmentation.png"
+        if not mask.is_file():
+            small = cv2.imread(str(MASKS / f"{source_id}_segmentation.png"), cv2.IMREAD_GRAYSCALE)
+            cv2.imwrite(str(mask), cv2.resize(small, size, interpolation=cv2.INTER_NEAREST))
+        for src, dst in ((photo, folder / "images" / photo.name),
+                         (mask, folder / "masks" / f"{photo.stem}_segmentation.png")):
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+    return folder
+
+
 def rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -68,8 +101,8 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def run(python: str, words: list[str], images: Path, out: Path, n: int) -> dict:
-    argv = [python, "-m", "dermaseg.cli", *[w.format(images=images, out=out) for w in words]]
+def run(python: str, words: list[str], images: Path, out: Path, n: int, labelled_folder: Path | None = None) -> dict:
+    argv = [python, "-m", "dermaseg.cli", *[w.format(images=images, out=out, labelled=labelled_folder) for w in words]]
     started = time.perf_counter()
     # stderr to a file, not a pipe: 10,000 images of progress-bar updates fill a pipe nobody
     # reads until the end, and the run then waits on its own progress bar
@@ -90,6 +123,8 @@ def run(python: str, words: list[str], images: Path, out: Path, n: int) -> dict:
     def at(share: float) -> float:
         return next((v for t, v in samples if t >= share * seconds), samples[-1][1]) if samples else float("nan")
 
+    if words[0] == "evaluate" and not (out / "per_image.csv").is_file():
+        sys.exit(f"{' '.join(argv)} wrote no per_image.csv:\n{err[-2000:]}")
     return {"command": " ".join(words[:2] if words[0] == "classify" else words[:1]), "images": n,
             "seconds": round(seconds, 1), "images_per_s": round(n / seconds, 2),
             "peak_rss_mb": round(max(v for _, v in samples), 0) if samples else None,
@@ -121,6 +156,8 @@ def main() -> None:
     ap.add_argument("--commands", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "dermaseg-archive"))
     ap.add_argument("--dermaseg-python", default=sys.executable, help="python of the install to time")
+    ap.add_argument("--evaluate-python", default=sys.executable,
+                    help="python of a training install, for `evaluate` (default: this one)")
     ap.add_argument("--cluster-workers", type=int, nargs="*", default=[],
                     help="also time predict --cluster on a local cluster with this many workers (needs .[cluster])")
     ap.add_argument("--json", default=None, help="also write the results here")
@@ -128,7 +165,9 @@ def main() -> None:
     w, h = (int(v) for v in args.size.lower().split("x"))
     work = Path(args.work)
     images = archive(work, args.images, (w, h))
-    results = [run(args.dermaseg_python, COMMANDS[c], images, work / f"out_{c}", args.images) for c in args.commands]
+    results = [run(args.evaluate_python if c == "evaluate" else args.dermaseg_python, COMMANDS[c], images,
+                   work / f"out_{c}", args.images, labelled(work, images, (w, h)) if c == "evaluate" else None)
+               for c in args.commands]
     for workers in args.cluster_workers:
         address, procs = local_cluster(args.dermaseg_python, workers, work)
         try:

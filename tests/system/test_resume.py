@@ -89,3 +89,40 @@ def test_the_same_folder_with_other_settings_is_refused_unless_overwrite(photos,
     assert "other settings (overlay)" in capsys.readouterr().err
     assert main(["predict", *map(str, one), "--out", str(tmp_path / "o"), "--no-overlay", "--overwrite"]) == 0
     assert not list((tmp_path / "o").glob("*_overlay.jpg"))
+
+
+def test_overwrite_after_a_kill_removes_what_the_killed_run_wrote(photos, tmp_path):
+    """A run killed before its end wrote only its journal: --overwrite with other settings must
+    still remove that run's masks and overlays."""
+    out = tmp_path / "o"
+    _kill_part_way(_command("predict", photos, "--out", out, "--threads", "1"), out / "measurements.jsonl", after=3)
+    assert list(out.glob("*_overlay.jpg")) and not (out / "measurements.json").exists()
+    first = sorted(photos.glob("*.jpg"))[:1]
+    done = subprocess.run(_command("predict", *first, "--out", out, "--no-overlay", "--overwrite"),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not list(out.glob("*_overlay.jpg"))
+    assert sorted(p.name for p in out.glob("*_segmentation.png")) == [f"{first[0].stem}_segmentation.png"]
+
+
+def test_the_journal_keeps_rows_on_disk_not_in_memory(tmp_path):
+    from dermaseg.core.journal import Journal
+
+    files = []
+    for i in range(3):
+        f = tmp_path / f"img{i}.jpg"
+        f.write_bytes(b"x" * (i + 1))
+        files.append(f)
+    journal = Journal(tmp_path / "run.jsonl", {"a": 1})
+    assert journal.resume(overwrite=False) == 0
+    for i, f in enumerate(files):
+        journal.record(f, {"image_id": f.stem, "value": "v" * 1000 * (i + 1)})
+    journal.record(files[0], {"image_id": files[0].stem, "value": "latest"})   # a rerun's row replaces it
+    journal.close()
+    assert all(isinstance(v, int) for v in journal._lines.values())          # offsets, not rows
+    assert [r["image_id"] for r in journal.rows(["img2", "img0", "img1"])] == ["img2", "img0", "img1"]
+    assert next(journal.rows(["img0"]))["value"] == "latest"
+    again = Journal(tmp_path / "run.jsonl", {"a": 1})
+    assert again.resume(overwrite=False) == 3 and again.is_done(files[1])
+    assert [r["value"][:6] for r in again.rows(["img0", "img1", "img2"])] == ["latest", "vvvvvv", "vvvvvv"]
+    again.close()

@@ -52,7 +52,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     min_side = max(640, 4 * classifier.pipeline.size)
     columns = ["image_id", "image_kind", "image_kind_score", "predicted",
                *(f"prob_{n}" for n in classifier.class_names), "prediction_set", "triage", "path", "warning"]
-    table = StreamedTable(out_csv, columns, [_csv_row(r, len(classifier.class_names)) for r in journal.rows()])
+    table = StreamedTable(out_csv, columns, (_csv_row(r, len(classifier.class_names)) for r in journal.rows()))
     if cluster:
         from dermaseg.classify.cluster import results
 
@@ -75,21 +75,25 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     finally:
         table.close()
         journal.close()
-        rows = journal.rows(order=[ids[f] for f in files])
-        StreamedTable.write(out_csv, columns, [_csv_row(r, len(classifier.class_names)) for r in rows])
+        order = [ids[f] for f in files]
+        # the rows are read back from the journal one at a time: memory stays flat on any archive
+        StreamedTable.write(out_csv, columns, (_csv_row(r, len(classifier.class_names)) for r in journal.rows(order)))
         counts: dict[str, int] = {}
-        for r in rows:
+        written, flagged, not_done = 0, 0, []
+        for r in journal.rows(order):
+            written += 1
             if r["predicted"]:
                 counts[r["predicted"]] = counts.get(r["predicted"], 0) + 1
-        flagged = sum(bool(r["warning"]) and not r.get("not_done") for r in rows)
-        not_done = [(r["path"], r["not_done"]) for r in rows if r.get("not_done")]
-        summary = {"written": len(rows), "done_before": len(files) - len(todo), "flagged": flagged,
+            flagged += bool(r["warning"]) and not r.get("not_done")
+            if r.get("not_done"):
+                not_done.append((r["path"], r["not_done"]))
+        summary = {"written": written, "done_before": len(files) - len(todo), "flagged": flagged,
                    "failed": [{"path": f, "error": e} for f, e in failed],
                    "not_done": [{"path": f, "reason": e} for f, e in not_done], "ignored": list(ignored or []),
                    "csv": str(out_csv)}
         with atomic_open(out_csv.with_suffix(".json")) as out:
             json.dump(summary, out, indent=2)
-    return {"written": len(rows), "failed": failed, "not_done": not_done, "flagged": flagged, "csv": str(out_csv),
+    return {"written": written, "failed": failed, "not_done": not_done, "flagged": flagged, "csv": str(out_csv),
             "predicted": counts, "done_before": len(files) - len(todo)}
 
 

@@ -73,7 +73,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     finished = 0
     write_error: OutputError | None = None
     columns = csv_columns(mm_per_pixel is not None)
-    table = StreamedTable(out_dir / "measurements.csv", columns, csv_rows(journal.rows(), columns))
+    table = StreamedTable(out_dir / "measurements.csv", columns,
+                          (row for e in journal.rows() for row in csv_rows([e], columns)))
     bar = progress_bar(len(todo), quiet=quiet)
     if done_before and not quiet:
         print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
@@ -119,26 +120,31 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         journal.close()
         table.close()
         elapsed = time.perf_counter() - started
-        per_image = journal.rows(order=[ids[f] for f in files])
+        order = [ids[f] for f in files]
         rank = {str(f): i for i, f in enumerate(files)}
         failed.sort(key=lambda f: rank.get(f["path"], -1))   # input order, however the work was spread
-        not_done = [{"image_id": e["image_id"], "path": e["path"], "reason": e["not_done"]}
-                    for e in per_image if e.get("not_done")]
+        # the rows are read back from the journal one at a time: memory stays flat on any archive
+        n_images, not_done = 0, []
+        for e in journal.rows(order):
+            n_images += 1
+            if e.get("not_done"):
+                not_done.append({"image_id": e["image_id"], "path": e["path"], "reason": e["not_done"]})
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
                    "zoom_below": segmenter.zoom_below,
-                   "mm_per_pixel": mm_per_pixel, "images": len(per_image), "done_before": len(files) - len(todo),
+                   "mm_per_pixel": mm_per_pixel, "images": n_images, "done_before": len(files) - len(todo),
                    "failed": len(failed), "failures": failed, "not_done": not_done,
                    "ignored": list(ignored or []),
                    "interrupted": interrupted, "seconds": round(elapsed, 2)}
         try:
-            StreamedTable.write(out_dir / "measurements.csv", columns, csv_rows(per_image, columns))
+            StreamedTable.write(out_dir / "measurements.csv", columns,
+                                (row for e in journal.rows(order) for row in csv_rows([e], columns)))
             with atomic_open(out_dir / "measurements.json") as fh:
-                json.dump(json_safe({"summary": summary, "images": per_image}), fh, indent=2)
+                write_measurements_json(fh, summary, journal.rows(order))
         except OutputError as exc:
             write_error = write_error or exc
     if write_error is not None:
-        print(f"dermaseg: stopped: {write_error}; the {len(per_image)} image(s) finished before it are kept",
+        print(f"dermaseg: stopped: {write_error}; the {n_images} image(s) finished before it are kept",
               file=sys.stderr)
         raise write_error
     if not quiet:
@@ -148,6 +154,19 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
             + (f"; {len(not_done)} not segmented: not a skin-lesion photograph (--accept-any-image to "
                "segment them anyway)" if not_done else ""))
     return summary
+
+
+def write_measurements_json(fh, summary: dict, entries) -> None:
+    """measurements.json ({"summary": ..., "images": [...]}, exactly as json.dump(indent=2) writes
+    it) with the entries written one at a time as they are read."""
+    head = json.dumps(json_safe({"summary": summary}), indent=2)
+    fh.write(head[:-2] + ',\n  "images": [')
+    n = 0
+    for entry in entries:
+        body = json.dumps(json_safe(entry), indent=2).replace("\n", "\n    ")
+        fh.write(("," if n else "") + "\n    " + body)
+        n += 1
+    fh.write("\n  ]\n}" if n else "]\n}")
 
 
 def csv_columns(mm: bool) -> list[str]:
@@ -177,13 +196,21 @@ def csv_rows(entries: list[dict], columns: list[str]) -> list[list]:
 
 
 def _remove_earlier_run(out_dir: Path) -> None:
-    """Delete the masks and overlays an earlier run's measurements.json lists, and its journal,
-    so that no file in `out_dir` is left that no measurements file lists."""
+    """Delete the masks and overlays an earlier run's measurements.json or journal lists (a run
+    killed before the end wrote only its journal), and the journal, so that no file in `out_dir`
+    is left that no measurements file lists."""
+    from itertools import chain
+
+    from dermaseg.core.journal import read_rows
+
     try:
         earlier = json.loads((out_dir / "measurements.json").read_text())["images"]
     except (OSError, ValueError, KeyError, TypeError):
-        return
-    for entry in earlier:
+        earlier = []
+    journal = out_dir / JOURNAL
+    for entry in chain(earlier if isinstance(earlier, list) else [], read_rows(journal) if journal.is_file() else []):
+        if not isinstance(entry, dict):
+            continue
         for kind in ("segmentation.png", "overlay.jpg"):
             name = f"{entry.get('image_id')}_{kind}"
             if "/" not in name:
