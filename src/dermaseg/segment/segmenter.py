@@ -205,17 +205,16 @@ class Segmenter:
         maps = [self.probability_map(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
                 for item, (prob, meta) in zip(items, small)]
         quality = [mask_quality(prob, meta.pad, meta.resized_shape, self.threshold) for prob, meta in small]
+        works = [self._work_mask(prob_map) for prob_map in maps]
         zoom_ms, zoomed = 0.0, {}
         if self.zoom_below is not None:
             t1 = time.perf_counter()
-            zoomed = self._second_looks(items, maps)
+            zoomed = self._second_looks(items, maps, works)
             quality = [zoomed.get(i, q) for i, q in enumerate(quality)]
             zoom_ms = (time.perf_counter() - t1) * 1000 / max(1, len(zoomed)) if zoomed else 0.0
         results = []
         for i, (item, (prob, _), prob_map) in enumerate(zip(items, small, maps)):
-            work = self.binarise(prob_map)
-            if self.postprocess:
-                work = clean_mask(work)
+            work = self._work_mask(prob_map) if i in zoomed else works[i]   # a second look changed the map
             timings = dict(timings_ms, **({"zoom_ms": round(zoom_ms, 2)} if i in zoomed else {}))
             results.append(SegmentationResult(work, bool(work.any()), prob, timings, tuple(item.full_size),
                                               image=item.image, mask_quality=quality[i]))
@@ -224,15 +223,19 @@ class Segmenter:
             r.timings_ms["restore_ms"] = round(restore_ms / max(1, len(items)), 2)
         return results
 
-    def _second_looks(self, items: list[InferenceImage], maps: list[np.ndarray]) -> dict[int, float]:
-        """Segment a crop around each lesion under `zoom_below` of the frame again (dermaseg.segment.zoom),
-        in one network call, writing its probabilities into that image's map inside the crop.
+    def _work_mask(self, prob_map: np.ndarray) -> np.ndarray:
+        """A working probability map -> its mask at the threshold, cleaned when post-processing."""
+        work = self.binarise(prob_map)
+        return clean_mask(work) if self.postprocess else work
+
+    def _second_looks(self, items: list[InferenceImage], maps: list[np.ndarray],
+                      firsts: list[np.ndarray]) -> dict[int, float]:
+        """Segment a crop around each lesion under `zoom_below` of the frame (in `firsts`, the
+        first pass's masks) again (dermaseg.segment.zoom), in one network call, writing its
+        probabilities into that image's map inside the crop.
         Returns {image index: the second look's mask quality}."""
         boxes, crops = {}, []
-        for i, (item, prob_map) in enumerate(zip(items, maps)):
-            first = self.binarise(prob_map)
-            if self.postprocess:
-                first = clean_mask(first)
+        for i, (item, prob_map, first) in enumerate(zip(items, maps, firsts)):
             share = float(np.count_nonzero(first)) / first.size
             if not 0 < share < self.zoom_below:
                 continue
