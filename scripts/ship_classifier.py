@@ -39,7 +39,7 @@ def _figures(path: str, description: str, split: str | None = None) -> dict:
     metrics = _with_members_settings(json.loads(Path(path).read_text()))
     figures = {"split": split or metrics.get("split") or "all", "description": description,
                **{k: metrics[k] for k in HEADLINE if metrics.get(k) is not None},
-               "tta_views": metrics.get("tta_views"), "data": metrics.get("data")}
+               "tta_views": metrics.get("tta_views"), "runtime": metrics.get("runtime"), "data": metrics.get("data")}
     if metrics.get("prediction_sets"):   # a model with fitted decisions (dermaseg.classify.decisions)
         sets = metrics["prediction_sets"]
         figures["prediction_sets"] = {k: sets[k] for k in ("coverage_target", "coverage", "mean_size")}
@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                              "prediction-set and triage thresholds go into the shipped ensemble")
     parser.add_argument("--tta-views", type=int, default=None,
                         help="an ensemble's own number of test-time views for every member (default: each member's)")
+    parser.add_argument("--runtime", default=None, choices=["openvino"],
+                        help="an ensemble's runtime: its members run by OpenVINO at --precision unless the user "
+                             "chooses (default: ONNX Runtime)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = parser.parse_args(argv)
     if args.name not in SHIPPED:
         parser.error(f"--name {args.name!r}: not a shipped name in dermaseg.core.zoo ({', '.join(SHIPPED)})")
@@ -108,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         ensemble = {"name": args.name, "members": args.ensemble, "info": about, "held_out": held_out}
         if args.tta_views is not None:
             ensemble["tta_views"] = args.tta_views
+        if args.runtime:
+            ensemble["runtime"] = {"backend": args.runtime, "precision": args.precision}
         if args.decisions:
             ensemble["decisions"] = json.loads(Path(args.decisions).read_text())["decisions"]
         out.write_text(json.dumps(ensemble, indent=2) + "\n")

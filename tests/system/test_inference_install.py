@@ -29,9 +29,10 @@ def test_predict_and_classify_print_the_name_given(tmp_path):
     assert (summary["model"], summary["backend"]) == ("isic-unet-lite0", "onnxruntime")
 
     from dermaseg.classify.predict import load_classifier
+    from dermaseg.core.openvino_session import native_bf16
 
-    clf = load_classifier()
-    assert (clf.name, clf.backend_name) == (DEFAULTS["classification"], "onnxruntime")
+    clf = load_classifier()   # the shipped ensemble runs on OpenVINO, bfloat16 where the CPU has it
+    assert (clf.name, clf.backend_name) == (DEFAULTS["classification"], f"openvino-{'bf16' if native_bf16() else 'fp32'}")
 
 
 # --- no torch -----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
     out_csv = Path(out_csv)
     prepare_output_dir(out_csv.parent)
     settings = {"model": getattr(classifier, "name", None), "tta_views": classifier.tta_views,
+                "runtime": getattr(classifier, "backend_name", None),
                 "crop": getattr(classifier, "cropper", None) is not None, "lesion_check": lesion_check,
                 "accept_any_image": accept_any_image}
     journal = Journal(out_csv.with_suffix(".jsonl"), settings)
@@ -87,7 +88,7 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
             flagged += bool(r["warning"]) and not r.get("not_done")
             if r.get("not_done"):
                 not_done.append((r["path"], r["not_done"]))
-        summary = {"written": written, "done_before": len(files) - len(todo), "flagged": flagged,
+        summary = {"model": settings["model"], "runtime": settings["runtime"], "written": written, "done_before": len(files) - len(todo), "flagged": flagged,
                    "failed": [{"path": f, "error": e} for f, e in failed],
                    "not_done": [{"path": f, "reason": e} for f, e in not_done], "ignored": list(ignored or []),
                    "csv": str(out_csv)}

@@ -14,7 +14,9 @@ from dermaseg.core.cliutil import (
     add_accept_any_image_option,
     add_overwrite_option,
     add_recipe_arguments,
+    add_runtime_options,
     refuse_to_replace,
+    runtime_options,
 )
 from dermaseg.core.errors import UserError
 
@@ -53,6 +55,7 @@ def register(subparsers) -> None:
     e.add_argument("--out", default="classify_evaluation", help="output folder")
     add_overwrite_option(e, "an earlier evaluation in --out")
     e.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
+    add_runtime_options(e)
     e.set_defaults(func=_evaluate)
 
     r = sub.add_parser("predict", help="classify images (shipped classifier by default)",
@@ -82,6 +85,7 @@ def register(subparsers) -> None:
                    help="crop to the lesion with the segmentation model first")
     r.add_argument("--segmenter", default=None, help="segmentation model for --crop segmenter")
     r.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
+    add_runtime_options(r)
     r.add_argument("--no-lesion-check", action="store_true",
                    help="do not run the segmentation model to flag images where no lesion is found")
     add_accept_any_image_option(r, "classify")
@@ -207,7 +211,7 @@ def _evaluate(args) -> int:
 
     report = evaluate_classifier(args.model, args.data, args.out, split=args.split, split_file=args.split_file,
                                  task=args.task, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
-                                 threads=args.threads)
+                                 threads=args.threads, **runtime_options(args))
     print(f"accuracy {report['accuracy']:.4f}  balanced accuracy {report['balanced_accuracy']:.4f}  "
           f"macro F1 {report['macro_f1']:.4f}"
           + (f"  melanoma AUC {report['melanoma_auc']:.4f}" if report.get("melanoma_auc") is not None else "")
@@ -246,12 +250,12 @@ def _predict(args) -> int:
     if not (out / "classification.jsonl").exists():   # a journal there: the same command goes on
         refuse_earlier_outputs(out, ["classification.csv", "classification.json"], overwrite=args.overwrite)
     clf = load_classifier(args.model, tta_views=args.tta, crop=args.crop, segmenter=args.segmenter,
-                          threads=args.threads)
+                          threads=args.threads, **runtime_options(args))
     result = classify_files(clf, inputs.files, out / "classification.csv", lesion_check=not args.no_lesion_check,
                             skipped=inputs.skipped, ignored=inputs.ignored, overwrite=args.overwrite,
                             cluster=args.cluster, accept_any_image=args.accept_any_image, threads=args.threads,
                             remote={"model": args.model, "tta_views": args.tta, "crop": args.crop,
-                                    "segmenter": args.segmenter, "threads": args.threads})
+                                    "segmenter": args.segmenter, "threads": args.threads, **runtime_options(args)})
     print(f"classified {result['written']} image(s) -> {result['csv']}"
           + (f" ({result['done_before']} done before)" if result["done_before"] else "")
           + (f"; {result['flagged']} flagged (see the warning column)" if result["flagged"] else "")

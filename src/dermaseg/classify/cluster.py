@@ -38,7 +38,8 @@ def classify_chunk_on_worker(items: list[tuple[str, str]], min_side: int, settin
     key = json.dumps(settings, sort_keys=True)
     if key not in _CLASSIFIERS:
         classifier = load_classifier(settings["model"], tta_views=settings["tta_views"], crop=settings["crop"],
-                                     segmenter=settings["segmenter"], threads=settings["threads"])
+                                     segmenter=settings["segmenter"], threads=settings["threads"],
+                                     backend=settings.get("backend", "auto"), precision=settings.get("precision", "auto"))
         _CLASSIFIERS[key] = classifier, LesionCheck.for_classifier(
             classifier, settings["lesion_check"], accept_any_image=settings["accept_any_image"],
             threads=settings["threads"])

@@ -79,10 +79,11 @@ def trained_on_warning(ds, clf, data_root, ids: list[str]) -> str | None:
 def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, out_dir: Path | str, *,
                         split: str = "test", split_file: str | None = None, task: str | None = None,
                         tta_views: int | None = None, crop: str = "model", segmenter: str | None = None,
-                        threads: int | None = None) -> dict:
+                        threads: int | None = None, backend: str = "auto", precision: str = "auto") -> dict:
     from dermaseg.classify.predictions import write_predictions
 
-    clf = load_classifier(model, tta_views=tta_views, crop=crop, segmenter=segmenter, threads=threads)
+    clf = load_classifier(model, tta_views=tta_views, crop=crop, segmenter=segmenter, threads=threads,
+                          backend=backend, precision=precision)
     task = task or clf.task
     collapse = task == "melanoma" and clf.task != "melanoma"
     names = list(L_.BINARY_CLASSES) if collapse else clf.class_names
@@ -159,7 +160,8 @@ def evaluate_classifier(model: str | Path | list | None, data_root: Path | str, 
     report = {"model": clf.name, "model_files": [str(m.path) for m in members],
               "version": clf.meta.get("version") or (clf.meta.get("info") or {}).get("version"),
               "data": str(data_root), "split": split, "task": task,
-              "tta_views": clf.tta_views, "crop": "segmenter" if clf.cropper is not None else "none",
+              "tta_views": clf.tta_views, "runtime": getattr(clf, "backend_name", None),
+              "crop": "segmenter" if clf.cropper is not None else "none",
               "skipped": len(ids) - len(kept), "warning": warning, **metrics, **decided}
     plot_reliability(y, p, out_dir / "reliability.png", title=f"{Path(str(data_root)).name} ({split}): {clf.name}")
     roc = melanoma_roc(y, p, names, out_dir, title=f"{Path(str(data_root)).name} ({split}): melanoma vs. rest")

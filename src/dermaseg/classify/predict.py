@@ -23,6 +23,8 @@ from dermaseg.transforms.pipeline import PipelineConfig, prepare
 _MEMBER_FIGURES = ("held_out", "cross_dataset", "test", "val", "calibration", "best_epoch", "precision", "version",
                    "name")
 
+BACKENDS = ("auto", "torch", "onnx", "openvino")
+
 # dermaseg's own outputs that sit beside images in a folder; they are not dermoscopy images
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
@@ -55,7 +57,9 @@ class Classifier:
     model: None (the shipped default, when that is one network), a shipped name, a classifier .pt
     or an exported .onnx.
     backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt), "torch"
-    (the PyTorch weights, e.g. to calibrate and save a new .pt) or "onnx".
+    (the PyTorch weights, e.g. to calibrate and save a new .pt), "onnx" (ONNX Runtime, FP32) or
+    "openvino" (the .onnx file run by OpenVINO at `precision`: "auto", "fp32" or "bf16";
+    dermaseg.core.openvino_session).
     crop: "model" (what the model was trained with), "none", "segmenter" (crop to the lesion
     found by the segmentation model `segmenter`, default the shipped one).
     tta_views: dihedral views averaged (default: the model's own setting).
@@ -63,7 +67,9 @@ class Classifier:
 
     def __init__(self, model: str | Path | None = None, *, tta_views: int | None = None, crop: str = "model",
                  segmenter: str | None = None, threads: int | None = None, batch_size: int = 8,
-                 backend: str = "auto"):
+                 backend: str = "auto", precision: str = "auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
         if self.path.suffix.lower() == ".json":
@@ -72,9 +78,11 @@ class Classifier:
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
             from dermaseg.core.onnxfile import check_task, open_session
 
-            self.session, onnx_meta = open_session(self.path, threads)
+            runtime = "openvino" if backend == "openvino" else "onnxruntime"
+            self.session, onnx_meta = open_session(self.path, threads, runtime, precision)
             check_task(onnx_meta, "classification", self.path)
-            self.model, self.meta, self.backend_name = None, _meta_from_onnx(onnx_meta), "onnxruntime"
+            self.model, self.meta = None, _meta_from_onnx(onnx_meta)
+            self.backend_name = f"openvino-{self.session.precision}" if runtime == "openvino" else "onnxruntime"
         else:
             import torch
 
@@ -178,8 +186,9 @@ class ClassifierEnsemble:
 
 def read_ensemble_file(path: Path | str) -> dict:
     """An ensemble file: JSON with "members" (shipped model names, or files relative to it) and,
-    optionally, "name", "tta_views" (the views every member averages; default each member's own)
-    and "info"/"held_out" (version, provenance, figures) as a model file has."""
+    optionally, "name", "tta_views" (the views every member averages; default each member's own),
+    "runtime" ({"backend": "openvino", "precision": "auto" | "fp32" | "bf16"}: what runs the members
+    unless the caller chooses) and "info"/"held_out" (version, provenance, figures) as a model file has."""
     import json
 
     path = Path(path)
@@ -207,8 +216,21 @@ def load_classifier(models: str | Path | list | None = None, **kwargs) -> Classi
         about = read_ensemble_file(resolved.path)
         if kwargs.get("tta_views") is None and about.get("tta_views") is not None:
             kwargs["tta_views"] = int(about["tta_views"])   # the ensemble's own setting, for every member
+        kwargs.update(_runtime_of(about, kwargs))
         return ClassifierEnsemble(about["members"], name=about.get("name") or resolved.name, about=about, **kwargs)
     return Classifier(models, **kwargs)
+
+
+def _runtime_of(about: dict, kwargs: dict) -> dict:
+    """The ensemble file's "runtime" ({"backend": "openvino", "precision": ...}) where the caller
+    left the backend to the model (backend "auto") and OpenVINO is installed; else nothing."""
+    from dermaseg.core.openvino_session import openvino_available
+
+    runtime = about.get("runtime") or {}
+    if kwargs.get("backend", "auto") != "auto" or runtime.get("backend") != "openvino" or not openvino_available():
+        return {}
+    precision = kwargs.get("precision", "auto")
+    return {"backend": "openvino", "precision": runtime.get("precision", "auto") if precision == "auto" else precision}
 
 
 def gather_images(paths: list[str]):

@@ -195,6 +195,24 @@ def add_accept_any_image_option(parser: argparse.ArgumentParser, what: str) -> N
                              "and the exit status is 3")
 
 
+RUNTIMES = {"auto": "auto", "onnxruntime": "onnx", "openvino": "openvino"}   # --runtime -> Classifier backend
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """--runtime / --precision: what runs the classifier networks (dermaseg.core.openvino_session)."""
+    parser.add_argument("--runtime", default="auto", choices=list(RUNTIMES),
+                        help="what runs the classifier networks: onnxruntime (FP32), openvino (the same file, "
+                             "bfloat16 where the CPU computes it natively: about twice as fast there), or auto "
+                             "(the model's setting)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="OpenVINO's precision: auto is bfloat16 on CPUs with AVX-512 BF16 or AMX, else FP32")
+
+
+def runtime_options(args: argparse.Namespace) -> dict:
+    """Classifier keyword arguments from --runtime / --precision."""
+    return {"backend": RUNTIMES[args.runtime], "precision": args.precision}
+
+
 def refuse_to_replace(args: argparse.Namespace, folder, names) -> None:
     """UserError when `folder` already holds any of `names` and --overwrite was not given."""
     from pathlib import Path

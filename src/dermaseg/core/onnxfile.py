@@ -36,14 +36,25 @@ def read_metadata(session, path: Path | str) -> dict:
     return meta
 
 
-def open_session(path: Path | str, threads: int | None = None):
-    """(ONNX Runtime CPU session, its dermaseg metadata); ValueError naming the file if unusable.
+def open_session(path: Path | str, threads: int | None = None, runtime: str = "onnxruntime",
+                 precision: str = "auto"):
+    """(CPU session, its dermaseg metadata); ValueError naming the file if unusable.
+
+    runtime "onnxruntime" (FP32), or "openvino" (dermaseg.core.openvino_session; `precision`
+    "auto", "fp32" or "bf16").
 
     Optimising the graph costs ~80 ms at every start (a third of one image's whole run), so the
     optimised graph is kept in the user's cache, keyed by the file, the ONNX Runtime version and
     this CPU (the optimisations are hardware-specific), and later starts load it (~25 ms) with
     the same results. Without a writable cache everything works as before.
     """
+    if runtime == "openvino":
+        from dermaseg.core.openvino_session import OpenVINOSession
+
+        session = OpenVINOSession(path, threads, precision)
+        return session, metadata_of_file(path)
+    if runtime != "onnxruntime":
+        raise ValueError(f"runtime must be onnxruntime or openvino, got {runtime!r}")
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -73,6 +84,59 @@ def open_session(path: Path | str, threads: int | None = None):
     except Exception as exc:  # noqa: BLE001 - any loader failure means "not a usable model file"
         raise ValueError(f"{path}: not a loadable ONNX model ({' '.join(str(exc).split())})") from None
     return session, read_metadata(session, path)
+
+
+def metadata_of_file(path: Path | str) -> dict:
+    """The dermaseg metadata of an .onnx file read from its bytes (for runtimes that do not expose
+    ONNX metadata): the model's field 14 (metadata_props) entries, protobuf wire format."""
+    try:
+        data = memoryview(Path(path).read_bytes())
+        props = dict(_string_pairs(data))
+    except (OSError, IndexError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable ONNX file ({exc})") from None
+    if METADATA_KEY not in props:
+        raise ValueError(f"{path}: ONNX file has no dermaseg metadata (export it with `dermaseg export`)")
+    meta = json.loads(props[METADATA_KEY])
+    meta.setdefault("task", "segmentation")
+    return meta
+
+
+def _fields(data: memoryview):
+    """(field number, wire type, value) of one protobuf message; length-delimited values as views."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1:
+            value, pos = None, pos + 8
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = data[pos:pos + size], pos + size
+        elif wire == 5:
+            value, pos = None, pos + 4
+        else:
+            raise ValueError(f"unexpected protobuf wire type {wire}")
+        yield number, wire, value
+
+
+def _varint(data: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _string_pairs(model: memoryview):
+    for number, wire, value in _fields(model):
+        if number == 14 and wire == 2:   # ModelProto.metadata_props: StringStringEntryProto {key = 1, value = 2}
+            entry = {n: bytes(v).decode() for n, w, v in _fields(value) if w == 2}
+            yield entry.get(1, ""), entry.get(2, "")
 
 
 def optimised_graph_path(path: Path | str) -> Path | None:

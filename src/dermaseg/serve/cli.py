@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dermaseg.core.cliutil import HelpFormatter
+from dermaseg.core.cliutil import HelpFormatter, add_runtime_options, runtime_options
 from dermaseg.core.errors import UserError
 from dermaseg.serve.limits import MB, Limits, default_workers
 
@@ -25,6 +25,7 @@ def register(subparsers) -> None:
                    help="requests that may wait for a worker; more get 503 with Retry-After")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads per network pass (default: cores / workers)")
+    add_runtime_options(p)
     p.add_argument("--timeout", type=float, default=defaults.timeout_s, help="seconds per request before 504")
     p.add_argument("--read-timeout", type=float, default=defaults.read_timeout_s,
                    help="seconds an upload may stall before 408")
@@ -62,7 +63,7 @@ def _serve(args) -> int:
 
     try:
         engines = Engines.load(args.model, args.classifier, with_classifier=not args.no_classifier,
-                               threads=threads)
+                               threads=threads, runtime=runtime_options(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     app = create_app(engines, limits)

@@ -36,7 +36,8 @@ class Engines:
 
     @classmethod
     def load(cls, model: str | Path | None = None, classifier: str | Path | None = None, *,
-             with_classifier: bool = True, threads: int | None = None) -> "Engines":
+             with_classifier: bool = True, threads: int | None = None, runtime: dict | None = None) -> "Engines":
+        """runtime: the classifier's backend/precision keywords (dermaseg.classify.predict.Classifier)."""
         from dermaseg.segment.segmenter import Segmenter
 
         path = segmentation_model_file(model)
@@ -54,7 +55,7 @@ class Engines:
                  segmenter.backend_name, path)
         loaded, error = None, "disabled (--no-classifier)"
         if with_classifier:
-            loaded, error = _load_classifier(classifier, threads)
+            loaded, error = _load_classifier(classifier, threads, runtime or {})
         from dermaseg.kind import ImageKindCheck
 
         return cls(segmenter, loaded, error, ImageKindCheck(threads=threads))
@@ -100,11 +101,11 @@ def classifier_version(clf) -> str:
     return str((clf.meta.get("info") or {}).get("version", __version__))
 
 
-def _load_classifier(model, threads):
+def _load_classifier(model, threads, runtime: dict):
     try:
         from dermaseg.classify.predict import load_classifier
 
-        clf = load_classifier(model, threads=threads)
+        clf = load_classifier(model, threads=threads, **runtime)
     except (FileNotFoundError, ValueError) as exc:
         if model is not None:
             raise  # the user named it: a wrong name or file is an error, not a silent downgrade
