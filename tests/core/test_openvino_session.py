@@ -70,3 +70,20 @@ def test_an_ensemble_file_names_the_runtime_its_members_run_on(tmp_path):
     del about["runtime"]
     (tmp_path / "ensemble.json").write_text(json.dumps(about))
     assert load_classifier(str(tmp_path / "ensemble.json")).backend_name == "onnxruntime"
+
+
+def test_the_segmenter_runs_on_openvino_when_asked(tmp_path):
+    import json
+
+    from dermaseg.cli import main
+    from dermaseg.data import sample_image
+    from dermaseg.data.io import read_image
+    from dermaseg.segment.segmenter import Segmenter
+
+    image = read_image(sample_image())
+    onnx, fp32 = Segmenter(), Segmenter(backend="openvino", precision="fp32")
+    assert (onnx.backend_name, fp32.backend_name) == ("onnxruntime", "openvino-fp32")
+    assert np.array_equal(onnx.segment(image).mask, fp32.segment(image).mask)
+    assert main(["predict", str(sample_image()), "--runtime", "openvino", "--out", str(tmp_path / "p")]) == 0
+    summary = json.loads((tmp_path / "p" / "measurements.json").read_text())["summary"]
+    assert summary["backend"] == f"openvino-{BF16}"

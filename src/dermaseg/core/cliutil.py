@@ -198,12 +198,12 @@ def add_accept_any_image_option(parser: argparse.ArgumentParser, what: str) -> N
 RUNTIMES = {"auto": "auto", "onnxruntime": "onnx", "openvino": "openvino"}   # --runtime -> Classifier backend
 
 
-def add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    """--runtime / --precision: what runs the classifier networks (dermaseg.core.openvino_session)."""
+def add_runtime_options(parser: argparse.ArgumentParser, what: str = "the classifier networks",
+                        auto: str = "the model's setting") -> None:
+    """--runtime / --precision: what runs `what` (dermaseg.core.openvino_session)."""
     parser.add_argument("--runtime", default="auto", choices=list(RUNTIMES),
-                        help="what runs the classifier networks: onnxruntime (FP32), openvino (the same file, "
-                             "bfloat16 where the CPU computes it natively: about twice as fast there), or auto "
-                             "(the model's setting)")
+                        help=f"what runs {what}: onnxruntime (FP32), openvino (the same file, bfloat16 where the "
+                             f"CPU computes it natively: about twice as fast there), or auto ({auto})")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                         help="OpenVINO's precision: auto is bfloat16 on CPUs with AVX-512 BF16 or AMX, else FP32")
 

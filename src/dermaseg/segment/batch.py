@@ -28,7 +28,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                   postprocess: bool = True, mm_per_pixel: float | None = None, overlay: bool = True,
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
                   ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False,
-                  cluster: str | None = None, accept_any_image: bool = False, zoom_below: float | None = DEFAULT_ZOOM_BELOW) -> dict:
+                  cluster: str | None = None, accept_any_image: bool = False, zoom_below: float | None = DEFAULT_ZOOM_BELOW,
+                  backend: str = "auto", precision: str = "auto") -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
@@ -44,7 +45,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     Each image's kind is checked first (dermaseg.kind): one that does not look like a skin-lesion
     photograph (`other`) gets a row saying so, no mask and no measurements, and is listed in
     `not_done` with the reason, unless `accept_any_image`. `zoom_below`: the Segmenter's second
-    look at small lesions (None: one pass).
+    look at small lesions (None: one pass). `backend`/`precision`: what runs the network (Segmenter).
     """
     from dermaseg.kind.check import BackgroundImageKindCheck
     from dermaseg.segment.segmenter import Segmenter
@@ -55,6 +56,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     settings = {"model": str(model) if model is not None else None, "tta": tta, "threshold": threshold,
                 "postprocess": postprocess, "mm_per_pixel": mm_per_pixel, "overlay": overlay,
                 "accept_any_image": accept_any_image, "zoom_below": zoom_below}
+    if backend != "auto" or precision != "auto":   # (absent by default: journals of earlier runs still match)
+        settings.update(backend=backend, precision=precision)
     journal = Journal(out_dir / JOURNAL, settings)
     resuming = journal.path.exists() and not overwrite
     if not resuming:
@@ -62,7 +65,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads,
-                          zoom_below=zoom_below)
+                          zoom_below=zoom_below, backend=backend, precision=precision)
     if overwrite:
         _remove_earlier_run(out_dir)
     done_before = journal.resume(overwrite=not resuming)

@@ -13,9 +13,11 @@ from dermaseg.core.cliutil import (
     add_accept_any_image_option,
     add_overwrite_option,
     add_recipe_arguments,
+    add_runtime_options,
     float_between,
     refuse_to_replace,
     require,
+    runtime_options,
 )
 from dermaseg.core.errors import UserError
 from dermaseg.measure.lesions import MAX_MM_PER_PIXEL
@@ -113,6 +115,7 @@ def _register_evaluate(subparsers) -> None:
                    help="never score images this CSV lists as train/val/extra_train (e.g. a model's training split)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (smoke tests)")
     add_zoom_options(p)
+    add_runtime_options(p, "the segmentation network", "ONNX Runtime")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the report of an earlier evaluation in --out; without it such an --out is refused")
     accept_old_positionals(p, "model", "data")  # `evaluate MODEL DATA`, before --model and --data
@@ -170,7 +173,8 @@ def _evaluate(args) -> int:
         summary = evaluate(args.model, args.data, args.out, split=None if args.split == "all" else args.split,
                            split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
                            threshold=args.threshold, tune_threshold=args.tune_threshold, compare=args.compare,
-                           limit=args.limit, ensemble=args.ensemble, exclude=args.exclude, zoom_below=zoom_below(args))
+                           limit=args.limit, ensemble=args.ensemble, exclude=args.exclude, zoom_below=zoom_below(args),
+                           **runtime_options(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     keys = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
@@ -239,6 +243,7 @@ def _register_predict(subparsers) -> None:
                         "on storage every worker sees (pip install -e \".[cluster]\")")
     add_accept_any_image_option(p, "segment and measure")
     add_zoom_options(p)
+    add_runtime_options(p, "the segmentation network", "ONNX Runtime")
     p.set_defaults(func=_predict)
 
 
@@ -276,7 +281,7 @@ def _predict(args) -> int:
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
                                 ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite,
                                 cluster=args.cluster, accept_any_image=args.accept_any_image,
-                                zoom_below=zoom_below(args))
+                                zoom_below=zoom_below(args), **runtime_options(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK if summary["failed"] == 0 and not summary["not_done"] else EXIT_SKIPPED

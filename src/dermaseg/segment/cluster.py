@@ -52,7 +52,8 @@ def segment_chunk(items: list[tuple[str, str]], out_dir: str, settings: dict) ->
     if key not in _SEGMENTERS:
         _SEGMENTERS[key] = (Segmenter(settings["model"], tta=settings["tta"], threshold=settings["threshold"],
                                       postprocess=settings["postprocess"], threads=settings["threads"],
-                                      zoom_below=settings["zoom_below"]),
+                                      zoom_below=settings["zoom_below"], backend=settings.get("backend", "auto"),
+                                      precision=settings.get("precision", "auto")),
                             ImageKindCheck(threads=settings["threads"]))
     segmenter, kind_check = _SEGMENTERS[key]
     out = Path(out_dir)

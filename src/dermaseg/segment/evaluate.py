@@ -45,7 +45,8 @@ def _default_split_file(segmenter) -> Path | None:
 def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_file=None, tta: bool = False,
              postprocess: bool = True, threshold: float | None = None, tune_threshold: bool = False,
              compare: bool = False, limit: int | None = None, write_masks: bool = True, ensemble=None,
-             exclude=None, zoom_below: float | None = DEFAULT_ZOOM_BELOW) -> dict:
+             exclude=None, zoom_below: float | None = DEFAULT_ZOOM_BELOW, backend: str = "auto",
+             precision: str = "auto") -> dict:
     import warnings
 
     from tqdm import tqdm
@@ -59,7 +60,8 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
 
     out_dir = prepare_output_dir(out_dir)  # before any work: a bad --out fails in a second, not after the run
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
-    seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, zoom_below=zoom_below)
+    seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, zoom_below=zoom_below,
+                    backend=backend, precision=precision)
     partner = Segmenter(ensemble) if ensemble else None
     if partner is not None and (partner.pipeline.keep_aspect or seg.pipeline.keep_aspect):
         raise ValueError("ensembling averages squashed-square probabilities: both models need keep_aspect false")
@@ -205,7 +207,7 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
     else:
         per_image = round(ms["tta" if tta else "plain"] + ms["restore"] + (ms["postprocess"] if postprocess else 0), 1)
     extra = {
-        "model": str(seg.path), "ensemble_with": str(partner.path) if partner else None,
+        "model": str(seg.path), "backend": seg.backend_name, "ensemble_with": str(partner.path) if partner else None,
         "exclude": str(exclude) if exclude else None,
         "inference_path": "predict's (same decoding, working size, post-processing and second look)"
                           if partner is None else "full-resolution probabilities (ensemble of two models)",

@@ -86,10 +86,12 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    def __init__(self, path: Path, threads: int | None = None):
+    """The .onnx file on ONNX Runtime, or on OpenVINO (runtime "openvino", at `precision`)."""
+
+    def __init__(self, path: Path, threads: int | None = None, runtime: str = "onnxruntime", precision: str = "auto"):
         from dermaseg.core.onnxfile import check_task, open_session
 
-        self.session, self.meta = open_session(path, threads)
+        self.session, self.meta = open_session(path, threads, runtime, precision)
         check_task(self.meta, "segmentation", path)
         self.input_name = self.session.get_inputs()[0].name
 
@@ -109,21 +111,28 @@ class Segmenter:
     zoom_below: segment a crop around a lesion that covers less than this share of the frame a
     second time, from the image's own pixels (dermaseg.segment.zoom); None: one pass.
     backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt/.ckpt),
-    "torch" (a shipped name loads its PyTorch weights) or "onnx".
+    "torch" (a shipped name loads its PyTorch weights), "onnx", or "openvino" (the .onnx file run
+    by OpenVINO at `precision`: "auto" is bfloat16 where the CPU has it; dermaseg.core.openvino_session).
     """
 
     def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
                  postprocess: bool = True, backend: str = "auto", threads: int | None = None,
-                 zoom_below: float | None = DEFAULT_ZOOM_BELOW):
+                 zoom_below: float | None = DEFAULT_ZOOM_BELOW, precision: str = "auto"):
+        if backend not in ("auto", "torch", "onnx", "openvino"):
+            raise ValueError(f"backend must be auto, torch, onnx or openvino, got {backend!r}")
         if is_classical(model):  # a classical baseline behind the network interface
             self.path, self.name = Path(str(model)), str(model)
             self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
         else:
             resolved = resolve(model, "segmentation", prefer="torch" if backend == "torch" else "onnx")
             self.path, self.name = resolved.path, resolved.name
-            use_onnx = backend == "onnx" or (backend == "auto" and self.path.suffix.lower() == ".onnx")
-            self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
-            self.backend_name = "onnxruntime" if use_onnx else "pytorch"
+            use_onnx = backend in ("onnx", "openvino") or (backend == "auto" and self.path.suffix.lower() == ".onnx")
+            if use_onnx and backend == "openvino":
+                self.backend = OnnxBackend(self.path, threads, "openvino", precision)
+                self.backend_name = f"openvino-{self.backend.session.precision}"
+            else:
+                self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
+                self.backend_name = "onnxruntime" if use_onnx else "pytorch"
         meta = self.backend.meta
         self.pipeline = PipelineConfig.from_dict({k: v for k, v in meta["pipeline"].items() if k != "augment"})
         self.threshold = float(threshold if threshold is not None else meta.get("threshold", 0.5))
