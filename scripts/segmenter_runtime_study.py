@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # segmenter_int8_study's timing
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -35,22 +33,12 @@ SETS = {"isic_test": ["--data", str(DATA / "isic2017"), "--split-file",
 def network_ms(rounds: int, threads: int) -> dict:
     from dermaseg.core.onnxfile import open_session
     from dermaseg.core.zoo import resolve
+    from segmenter_int8_study import time_sessions
 
     path = resolve("isic-unet-lite0", "segmentation").path
-    sessions = {"onnxruntime-fp32": open_session(path, threads)[0],
-                "openvino-fp32": open_session(path, threads, "openvino", "fp32")[0],
-                "openvino-bf16": open_session(path, threads, "openvino", "bf16")[0]}
-    x = np.random.default_rng(0).uniform(-1, 1, (4, 3, 256, 256)).astype(np.float32)
-    times = {k: [] for k in sessions}
-    for s in sessions.values():
-        s.run(None, {"image": x})
-    for _ in range(rounds):
-        for k, s in sessions.items():
-            start = time.perf_counter()
-            for _ in range(25):
-                s.run(None, {"image": x})
-            times[k].append((time.perf_counter() - start) * 1000 / 100)
-    return {k: round(statistics.median(t), 2) for k, t in times.items()}
+    return time_sessions({"onnxruntime-fp32": open_session(path, threads)[0],
+                          "openvino-fp32": open_session(path, threads, "openvino", "fp32")[0],
+                          "openvino-bf16": open_session(path, threads, "openvino", "bf16")[0]}, rounds)
 
 
 def main() -> None:
