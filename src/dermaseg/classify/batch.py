@@ -88,7 +88,8 @@ def classify_files(classifier: Classifier, files: list[Path], out_csv: Path | st
             flagged += bool(r["warning"]) and not r.get("not_done")
             if r.get("not_done"):
                 not_done.append((r["path"], r["not_done"]))
-        summary = {"model": settings["model"], "runtime": settings["runtime"], "written": written, "done_before": len(files) - len(todo), "flagged": flagged,
+        summary = {"model": settings["model"], "runtime": settings["runtime"], "written": written,
+                   "done_before": len(files) - len(todo), "flagged": flagged,
                    "failed": [{"path": f, "error": e} for f, e in failed],
                    "not_done": [{"path": f, "reason": e} for f, e in not_done], "ignored": list(ignored or []),
                    "csv": str(out_csv)}

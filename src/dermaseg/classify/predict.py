@@ -23,8 +23,6 @@ from dermaseg.transforms.pipeline import PipelineConfig, prepare
 _MEMBER_FIGURES = ("held_out", "cross_dataset", "test", "val", "calibration", "best_epoch", "precision", "version",
                    "name")
 
-BACKENDS = ("auto", "torch", "onnx", "openvino")
-
 # dermaseg's own outputs that sit beside images in a folder; they are not dermoscopy images
 _SKIP_SUFFIXES = ("_segmentation", "_overlay")
 
@@ -68,21 +66,21 @@ class Classifier:
     def __init__(self, model: str | Path | None = None, *, tta_views: int | None = None, crop: str = "model",
                  segmenter: str | None = None, threads: int | None = None, batch_size: int = 8,
                  backend: str = "auto", precision: str = "auto"):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        from dermaseg.core.onnxfile import check_backend
+
+        check_backend(backend)
         resolved = resolve(model, "classification", prefer="torch" if backend == "torch" else "onnx")
         self.path, self.name = resolved.path, resolved.name
         if self.path.suffix.lower() == ".json":
             raise ValueError(f"{self.name}: an ensemble of several classifiers, not one: open it with "
                              "dermaseg.classify.predict.load_classifier")
         if self.path.suffix.lower() == ".onnx" and backend != "torch":
-            from dermaseg.core.onnxfile import check_task, open_session
+            from dermaseg.core.onnxfile import check_task, open_session, runtime_name
 
             runtime = "openvino" if backend == "openvino" else "onnxruntime"
             self.session, onnx_meta = open_session(self.path, threads, runtime, precision)
             check_task(onnx_meta, "classification", self.path)
-            self.model, self.meta = None, _meta_from_onnx(onnx_meta)
-            self.backend_name = f"openvino-{self.session.precision}" if runtime == "openvino" else "onnxruntime"
+            self.model, self.meta, self.backend_name = None, _meta_from_onnx(onnx_meta), runtime_name(self.session)
         else:
             import torch
 

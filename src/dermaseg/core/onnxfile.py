@@ -27,6 +27,20 @@ FORMAT = "dermaseg-onnx-v1"
 METADATA_KEY = "dermaseg"
 
 
+BACKENDS = ("auto", "torch", "onnx", "openvino")   # what a Classifier or Segmenter may run a model file on
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
+def runtime_name(session) -> str:
+    """What runs a session open_session returned: "onnxruntime", "openvino-bf16" or "openvino-fp32"."""
+    precision = getattr(session, "precision", None)   # only OpenVINOSession has one
+    return f"openvino-{precision}" if precision else "onnxruntime"
+
+
 def read_metadata(session, path: Path | str) -> dict:
     props = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in props:

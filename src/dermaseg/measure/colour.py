@@ -139,4 +139,3 @@ def lesion_pixels(image: np.ndarray, region: np.ndarray, x0: int, y0: int) -> np
         if np.count_nonzero(inner) >= 0.25 * np.count_nonzero(sampled):
             sampled = inner
     return image[y0:y0 + h:step, x0:x0 + w:step][sampled]
-

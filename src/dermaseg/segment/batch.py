@@ -76,8 +76,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     finished = 0
     write_error: OutputError | None = None
     columns = csv_columns(mm_per_pixel is not None)
-    table = StreamedTable(out_dir / "measurements.csv", columns,
-                          (row for e in journal.rows() for row in csv_rows([e], columns)))
+    table = StreamedTable(out_dir / "measurements.csv", columns, csv_rows(journal.rows(), columns))
     bar = progress_bar(len(todo), quiet=quiet)
     if done_before and not quiet:
         print(f"dermaseg: going on in {out_dir}: {len(files) - len(todo)} image(s) done before", file=sys.stderr)
@@ -140,8 +139,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                    "ignored": list(ignored or []),
                    "interrupted": interrupted, "seconds": round(elapsed, 2)}
         try:
-            StreamedTable.write(out_dir / "measurements.csv", columns,
-                                (row for e in journal.rows(order) for row in csv_rows([e], columns)))
+            StreamedTable.write(out_dir / "measurements.csv", columns, csv_rows(journal.rows(order), columns))
             with atomic_open(out_dir / "measurements.json") as fh:
                 write_measurements_json(fh, summary, journal.rows(order))
         except OutputError as exc:
@@ -181,10 +179,9 @@ def csv_columns(mm: bool) -> list[str]:
             "check_outline", "warnings", *lesion]
 
 
-def csv_rows(entries: list[dict], columns: list[str]) -> list[list]:
-    """measurements.json entries as CSV rows in `columns`: one a lesion (an image without lesions
-    keeps one), lists joined by ";", formulas defused."""
-    rows = []
+def csv_rows(entries, columns: list[str]):
+    """measurements.json entries (any iterable, read as it goes) as CSV rows in `columns`, one at a
+    time: one a lesion (an image without lesions keeps one), lists joined by ";", formulas defused."""
     for entry in entries:
         base = {k: entry.get(k) for k in ("image_id", "width", "height", "image_kind", "image_kind_score",
                                           "lesion_found", "mask_quality", "check_outline")}
@@ -194,8 +191,7 @@ def csv_rows(entries: list[dict], columns: list[str]) -> list[list]:
             for k, v in lesion.items():
                 row[k] = ";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else \
                     (json.dumps(json_safe(v)) if isinstance(v, (list, dict)) else json_safe(v))
-            rows.append([spreadsheet_text(row.get(c, "")) for c in columns])
-    return rows
+            yield [spreadsheet_text(row.get(c, "")) for c in columns]
 
 
 def _remove_earlier_run(out_dir: Path) -> None:

@@ -118,8 +118,9 @@ class Segmenter:
     def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
                  postprocess: bool = True, backend: str = "auto", threads: int | None = None,
                  zoom_below: float | None = DEFAULT_ZOOM_BELOW, precision: str = "auto"):
-        if backend not in ("auto", "torch", "onnx", "openvino"):
-            raise ValueError(f"backend must be auto, torch, onnx or openvino, got {backend!r}")
+        from dermaseg.core.onnxfile import check_backend, runtime_name
+
+        check_backend(backend)
         if is_classical(model):  # a classical baseline behind the network interface
             self.path, self.name = Path(str(model)), str(model)
             self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
@@ -127,12 +128,12 @@ class Segmenter:
             resolved = resolve(model, "segmentation", prefer="torch" if backend == "torch" else "onnx")
             self.path, self.name = resolved.path, resolved.name
             use_onnx = backend in ("onnx", "openvino") or (backend == "auto" and self.path.suffix.lower() == ".onnx")
-            if use_onnx and backend == "openvino":
-                self.backend = OnnxBackend(self.path, threads, "openvino", precision)
-                self.backend_name = f"openvino-{self.backend.session.precision}"
+            if use_onnx:
+                runtime = "openvino" if backend == "openvino" else "onnxruntime"
+                self.backend = OnnxBackend(self.path, threads, runtime, precision)
+                self.backend_name = runtime_name(self.backend.session)
             else:
-                self.backend = OnnxBackend(self.path, threads) if use_onnx else TorchBackend(self.path, threads)
-                self.backend_name = "onnxruntime" if use_onnx else "pytorch"
+                self.backend, self.backend_name = TorchBackend(self.path, threads), "pytorch"
         meta = self.backend.meta
         self.pipeline = PipelineConfig.from_dict({k: v for k, v in meta["pipeline"].items() if k != "augment"})
         self.threshold = float(threshold if threshold is not None else meta.get("threshold", 0.5))
