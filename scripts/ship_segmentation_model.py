@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hardware", default=f"{platform.machine()} CPU, {platform.processor() or 'unknown'}")
     parser.add_argument("--training-commit", default=None, help="the commit the run trained with (default: HEAD)")
     parser.add_argument("--out", default=str(SHIPPED))
+    parser.add_argument("--training-data", default="ISIC 2017 Task 1 training images (fixed 1440 train / 160 "
+                        "validation split) + 300 HAM10000 images with lesion masks; CC BY-NC")
+    parser.add_argument("--held-out", default="ISIC 2017 test split (400 images, never used for choices)",
+                        help="what --test-summary scored")
     args = parser.parse_args(argv)
 
     model = read_model_file(args.model)
@@ -47,10 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         "name": args.name, "version": args.version,
         "best_val_dice": model["info"].get("best_val_dice"), "epoch": model["info"].get("epoch"),
         "recipe_file": args.recipe,
-        "training_data": "ISIC 2017 Task 1 training images (fixed 1440 train / 160 validation split) "
-                         "+ 300 HAM10000 images with lesion masks; CC BY-NC",
+        "training_data": args.training_data,
         "commit": args.training_commit or source_commit(), "hardware": args.hardware,
-        "held_out": {"split": "ISIC 2017 test split (400 images, never used for choices)",
+        "held_out": {"split": args.held_out,
                      **{k: summary[k] for k in HELD_OUT_KEYS}, "threshold": threshold,
                      "options": summary.get("options")},
         "data_root": model["info"].get("data_root"), "run": run_dir.name,

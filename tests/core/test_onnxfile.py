@@ -1,9 +1,10 @@
 """The ONNX session's optimised graph is cached per file and CPU: later starts load it, with the
-same results; a damaged cache entry is optimised afresh; no writable cache changes nothing."""
+same results; a damaged cache entry is optimised afresh; no writable cache changes nothing; a precision ONNX Runtime cannot run is refused."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dermaseg.core.onnxfile import open_session, optimised_graph_path
 from dermaseg.core.zoo import resolve
@@ -35,3 +36,11 @@ def test_without_a_writable_cache_the_session_opens_as_before(tmp_path, monkeypa
     assert optimised_graph_path(model) is None
     session, meta = open_session(model)
     assert meta["task"] == "segmentation"
+
+
+def test_a_precision_onnx_runtime_cannot_honour_is_refused_not_ignored():
+    model = resolve(None, "segmentation").path
+    with pytest.raises(ValueError, match="bf16.*OpenVINO"):
+        open_session(model, runtime="onnxruntime", precision="bf16")
+    session, _ = open_session(model, runtime="onnxruntime", precision="fp32")   # what it runs anyway
+    assert session.get_inputs()[0].shape[1] == 3

@@ -47,3 +47,38 @@ def test_the_segmenter_looks_twice_only_where_the_photograph_has_the_pixels(tmp_
     assert "zoom_ms" not in on_small.timings_ms        # 256 px: nothing more to see
     off = Segmenter(zoom_below=None).segment(big)
     assert "zoom_ms" not in off.timings_ms
+
+
+def test_clinical_photographs_get_the_shipped_second_look_network_dermoscopy_the_first(tmp_path):
+    import shutil
+
+    from dermaseg.core.zoo import resolve
+    from dermaseg.data.loading import from_array
+    from dermaseg.kind.check import ImageKind
+    from dermaseg.segment.segmenter import Segmenter
+
+    image, _ = lesion_image(256, 256)
+    big = np.full((1600, 2400, 3), image[5, 5], np.uint8)
+    big[700:956, 1100:1356] = image
+    seg = Segmenter(zoom_below=0.1)
+    assert seg.second_look_name == "isic-unet-lite0-second-look" and seg._second_look is None
+    as_dermoscopy = seg.segment_batch([from_array(big)], [ImageKind("dermoscopy", 0.9)])[0]
+    assert "zoom_ms" in as_dermoscopy.timings_ms and seg._second_look is None   # looked again itself
+    as_clinical = seg.segment_batch([from_array(big)], [ImageKind("clinical", 0.9)])[0]
+    assert seg.second_look_network() is seg._second_look and seg._second_look.name == "isic-unet-lite0-second-look"
+    itself = Segmenter(zoom_below=0.1, second_look_model="isic-unet-lite0")
+    assert itself.second_look_network() is itself and itself.second_look_name == "isic-unet-lite0"
+    same = itself.segment_batch([from_array(big)], [ImageKind("clinical", 0.9)])[0]
+    assert np.array_equal(same.mask, as_dermoscopy.mask)       # 0.3.0's second look, either kind
+    assert as_clinical.mask.any() and not np.array_equal(as_clinical.mask, as_dermoscopy.mask)
+    other_file = tmp_path / "mine.onnx"                        # any other model file looks again itself
+    shutil.copy(resolve("isic-unet-lite0", "segmentation").path, other_file)
+    assert Segmenter(other_file).second_look_network().name == str(other_file)
+
+
+def test_no_second_look_when_the_crop_would_be_the_whole_frame():
+    from dermaseg.segment.segmenter import Segmenter
+
+    frame, _ = lesion_image(512, 512, radius=150)   # a lesion box over half the side: its 2x crop is the frame
+    result = Segmenter(zoom_below=1.0).segment(frame)
+    assert result.lesion_found and "zoom_ms" not in result.timings_ms

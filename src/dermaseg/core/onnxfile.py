@@ -69,6 +69,8 @@ def open_session(path: Path | str, threads: int | None = None, runtime: str = "o
         return session, metadata_of_file(path)
     if runtime != "onnxruntime":
         raise ValueError(f"runtime must be onnxruntime or openvino, got {runtime!r}")
+    if precision not in ("auto", "fp32"):   # a request ONNX Runtime would silently not honour
+        raise ValueError(f"{Path(path).name}: precision {precision!r} needs the OpenVINO runtime; ONNX Runtime runs FP32")
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -27,6 +27,7 @@ class ShippedModel:
     recipe: str        # the training config, relative to the repository
     description: str
     members: tuple[str, ...] = ()   # an ensemble: the shipped models it averages (onnx = torch = its JSON file)
+    second_look: str = ""           # a segmenter: the shipped model that segments its second look's crops, if not itself
 
     @property
     def is_ensemble(self) -> bool:
@@ -44,7 +45,12 @@ class ShippedModel:
 SHIPPED: dict[str, ShippedModel] = {m.name: m for m in [
     ShippedModel("isic-unet-lite0", "segmentation", "isic_unet_lite0.onnx", "isic_unet_lite0.pt",
                  "configs/isic2017_unet_lite0_lovasz.yaml",
-                 "U-Net / EfficientNet-Lite0, lesion masks, trained on ISIC 2017 (+ HAM10000)"),
+                 "U-Net / EfficientNet-Lite0, lesion masks, trained on ISIC 2017 (+ HAM10000)",
+                 second_look="isic-unet-lite0-second-look"),
+    ShippedModel("isic-unet-lite0-second-look", "segmentation", "isic_unet_lite0_second_look.onnx",
+                 "isic_unet_lite0_second_look.pt", "configs/isic_unet_lite0_clinical_crops.yaml",
+                 "isic-unet-lite0's second look at small lesions: the same network fine-tuned on crops around "
+                 "lesions in clinical close-ups (+ HAM10000)"),
     ShippedModel("ham10000-lite0", "classification", "classifier_ham10000_lite0.onnx",
                  "classifier_ham10000_lite0.pt", "configs/classify_ham_isic2017_lite0_finetune.yaml",
                  "EfficientNet-Lite0 fine-tuned whole on HAM10000 and ISIC 2017 together, HAM10000's seven classes"),

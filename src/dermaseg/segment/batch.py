@@ -29,7 +29,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                   threads: int | None = None, quiet: bool = False, skipped: list[dict] | None = None,
                   ignored: list[dict] | None = None, batch_size: int = 4, overwrite: bool = False,
                   cluster: str | None = None, accept_any_image: bool = False, zoom_below: float | None = DEFAULT_ZOOM_BELOW,
-                  backend: str = "auto", precision: str = "auto") -> dict:
+                  backend: str = "auto", precision: str = "auto", second_look_model=None) -> dict:
     """Segment `files` into `out_dir`; `skipped`/`ignored` (from gather_inputs) join the summary.
 
     Three stages overlap (dermaseg.segment.stages): decoding the next images, the network on
@@ -45,7 +45,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     Each image's kind is checked first (dermaseg.kind): one that does not look like a skin-lesion
     photograph (`other`) gets a row saying so, no mask and no measurements, and is listed in
     `not_done` with the reason, unless `accept_any_image`. `zoom_below`: the Segmenter's second
-    look at small lesions (None: one pass). `backend`/`precision`: what runs the network (Segmenter).
+    look at small lesions (None: one pass); `second_look_model`: what segments its crops (None: the
+    model's own). `backend`/`precision`: what runs the network (Segmenter).
     """
     from dermaseg.kind.check import BackgroundImageKindCheck
     from dermaseg.segment.segmenter import Segmenter
@@ -58,6 +59,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                 "accept_any_image": accept_any_image, "zoom_below": zoom_below}
     if backend != "auto" or precision != "auto":   # (absent by default: journals of earlier runs still match)
         settings.update(backend=backend, precision=precision)
+    if second_look_model is not None:
+        settings["second_look_model"] = str(second_look_model)
     journal = Journal(out_dir / JOURNAL, settings)
     resuming = journal.path.exists() and not overwrite
     if not resuming:
@@ -65,7 +68,8 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
     kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
     segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads,
-                          zoom_below=zoom_below, backend=backend, precision=precision)
+                          zoom_below=zoom_below, backend=backend, precision=precision,
+                          second_look_model=second_look_model)
     if overwrite:
         _remove_earlier_run(out_dir)
     done_before = journal.resume(overwrite=not resuming)
@@ -87,9 +91,11 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
     if cluster:
         from dermaseg.segment.cluster import results
 
-        model_path = Path(str(model)) if model is not None else None
-        remote = dict(settings, threads=threads, batch_size=batch_size,
-                      model=str(model_path.absolute()) if model_path is not None and model_path.exists() else model)
+        def for_workers(name):   # a model file by its absolute path: workers may start elsewhere
+            return str(Path(str(name)).absolute()) if name is not None and Path(str(name)).exists() else name
+
+        remote = dict(settings, threads=threads, batch_size=batch_size, model=for_workers(model),
+                      second_look_model=for_workers(second_look_model))
         stream = results(cluster, todo, ids, out_dir, remote)
     else:
         stream = run_pipeline(segmenter, todo, write, batch_size=batch_size, kind_check=kind_check,
@@ -133,7 +139,7 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
                 not_done.append({"image_id": e["image_id"], "path": e["path"], "reason": e["not_done"]})
         summary = {"model": segmenter.name, "model_version": segmenter.version, "backend": segmenter.backend_name,
                    "threshold": segmenter.threshold, "tta": tta, "postprocess": postprocess,
-                   "zoom_below": segmenter.zoom_below,
+                   "zoom_below": segmenter.zoom_below, "second_look_model": segmenter.second_look_name,
                    "mm_per_pixel": mm_per_pixel, "images": n_images, "done_before": len(files) - len(todo),
                    "failed": len(failed), "failures": failed, "not_done": not_done,
                    "ignored": list(ignored or []),

@@ -145,6 +145,10 @@ def add_zoom_options(p) -> None:
                    help="segment a lesion covering less than this share of the frame a second time, from a crop of "
                         f"the image's own pixels (0-1; 1: every lesion; default: {default})")
     p.add_argument("--no-zoom", action="store_true", help="one pass only: no second look at small lesions")
+    p.add_argument("--second-look-model", default=None, metavar="MODEL",
+                   help="what segments the second look's crops: a shipped name or model file (default: the "
+                        "model's own: isic-unet-lite0's is isic-unet-lite0-second-look; any other model "
+                        "looks again itself)")
 
 
 def zoom_below(args):
@@ -174,7 +178,7 @@ def _evaluate(args) -> int:
                            split_file=args.split_file, tta=args.tta, postprocess=not args.no_postprocess,
                            threshold=args.threshold, tune_threshold=args.tune_threshold, compare=args.compare,
                            limit=args.limit, ensemble=args.ensemble, exclude=args.exclude, zoom_below=zoom_below(args),
-                           **runtime_options(args))
+                           second_look_model=args.second_look_model, **runtime_options(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     keys = ("jaccard", "threshold_jaccard", "dice", "accuracy", "sensitivity", "specificity")
@@ -281,7 +285,8 @@ def _predict(args) -> int:
                                 overlay=not args.no_overlay, threads=args.threads, skipped=inputs.skipped,
                                 ignored=inputs.ignored, batch_size=args.batch_size, overwrite=args.overwrite,
                                 cluster=args.cluster, accept_any_image=args.accept_any_image,
-                                zoom_below=zoom_below(args), **runtime_options(args))
+                                zoom_below=zoom_below(args), second_look_model=args.second_look_model,
+                                **runtime_options(args))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK if summary["failed"] == 0 and not summary["not_done"] else EXIT_SKIPPED

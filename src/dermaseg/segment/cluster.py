@@ -53,7 +53,8 @@ def segment_chunk(items: list[tuple[str, str]], out_dir: str, settings: dict) ->
         _SEGMENTERS[key] = (Segmenter(settings["model"], tta=settings["tta"], threshold=settings["threshold"],
                                       postprocess=settings["postprocess"], threads=settings["threads"],
                                       zoom_below=settings["zoom_below"], backend=settings.get("backend", "auto"),
-                                      precision=settings.get("precision", "auto")),
+                                      precision=settings.get("precision", "auto"),
+                                      second_look_model=settings.get("second_look_model")),
                             ImageKindCheck(threads=settings["threads"]))
     segmenter, kind_check = _SEGMENTERS[key]
     out = Path(out_dir)

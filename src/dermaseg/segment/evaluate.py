@@ -46,7 +46,7 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
              postprocess: bool = True, threshold: float | None = None, tune_threshold: bool = False,
              compare: bool = False, limit: int | None = None, write_masks: bool = True, ensemble=None,
              exclude=None, zoom_below: float | None = DEFAULT_ZOOM_BELOW, backend: str = "auto",
-             precision: str = "auto") -> dict:
+             precision: str = "auto", second_look_model=None) -> dict:
     import warnings
 
     from tqdm import tqdm
@@ -61,7 +61,7 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
     out_dir = prepare_output_dir(out_dir)  # before any work: a bad --out fails in a second, not after the run
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
     seg = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, zoom_below=zoom_below,
-                    backend=backend, precision=precision)
+                    backend=backend, precision=precision, second_look_model=second_look_model)
     partner = Segmenter(ensemble) if ensemble else None
     if partner is not None and (partner.pipeline.keep_aspect or seg.pipeline.keep_aspect):
         raise ValueError("ensembling averages squashed-square probabilities: both models need keep_aspect false")
@@ -211,7 +211,7 @@ def evaluate(model, data_root, out_dir, *, split: str | None = "test", split_fil
         "exclude": str(exclude) if exclude else None,
         "inference_path": "predict's (same decoding, working size, post-processing and second look)"
                           if partner is None else "full-resolution probabilities (ensemble of two models)",
-        "zoom_below": seg.zoom_below,
+        "zoom_below": seg.zoom_below, "second_look_model": seg.second_look_name,
         "ms_per_image": per_image,
         "ms_per_stage": ms, "data": str(data_root), "split": split, "split_file": str(split_file) if split_file else None,
         "threshold": chosen_threshold, "tuned_threshold": tuned,

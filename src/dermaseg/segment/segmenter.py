@@ -10,6 +10,7 @@ scores exactly these masks.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,10 @@ class Segmenter:
     exported .onnx, or a classical baseline ("otsu", "kmeans"). tta: average the probabilities of the image and its three flips.
     zoom_below: segment a crop around a lesion that covers less than this share of the frame a
     second time, from the image's own pixels (dermaseg.segment.zoom); None: one pass.
+    second_look_model: the network that segments the second look's crops of clinical photographs
+    (the image-kind check's `clinical`; a shipped name or a model file); None: the model's own (a
+    shipped model's `second_look`, else the model itself). Dermoscopy crops are segmented by the
+    model itself. It is loaded on the first such second look: a dermoscopy archive never needs it.
     backend: "auto" (ONNX Runtime for .onnx files and shipped names, PyTorch for .pt/.ckpt),
     "torch" (a shipped name loads its PyTorch weights), "onnx", or "openvino" (the .onnx file run
     by OpenVINO at `precision`: "auto" is bfloat16 where the CPU has it; dermaseg.core.openvino_session).
@@ -117,16 +122,19 @@ class Segmenter:
 
     def __init__(self, model: str | Path | None = None, *, tta: bool = False, threshold: float | None = None,
                  postprocess: bool = True, backend: str = "auto", threads: int | None = None,
-                 zoom_below: float | None = DEFAULT_ZOOM_BELOW, precision: str = "auto"):
+                 zoom_below: float | None = DEFAULT_ZOOM_BELOW, precision: str = "auto",
+                 second_look_model: str | Path | None = None):
         from dermaseg.core.onnxfile import check_backend, runtime_name
 
         check_backend(backend)
+        own_second_look = None
         if is_classical(model):  # a classical baseline behind the network interface
             self.path, self.name = Path(str(model)), str(model)
             self.backend, self.backend_name = ClassicalBackend(str(model)), "classical"
         else:
             resolved = resolve(model, "segmentation", prefer="torch" if backend == "torch" else "onnx")
             self.path, self.name = resolved.path, resolved.name
+            own_second_look = resolved.shipped.second_look if resolved.shipped and resolved.shipped.second_look else None
             use_onnx = backend in ("onnx", "openvino") or (backend == "auto" and self.path.suffix.lower() == ".onnx")
             if use_onnx:
                 runtime = "openvino" if backend == "openvino" else "onnxruntime"
@@ -144,6 +152,15 @@ class Segmenter:
         if zoom_below is not None and not 0 < zoom_below <= 1:
             raise ValueError(f"zoom_below must lie in (0, 1], got {zoom_below}")
         self.zoom_below = zoom_below   # second look at lesions under this share of the frame; None: never
+        source = second_look_model if second_look_model is not None else own_second_look
+        prefer = "torch" if backend == "torch" else "onnx"
+        if source is not None and resolve(source, "segmentation", prefer=prefer).path == self.path:
+            source = None   # the model itself
+        self.second_look_name = str(source) if source is not None else self.name
+        self._second_look_source, self._second_look = source, None
+        self._second_look_options = {"backend": backend, "threads": threads, "precision": precision}
+        self._second_look_lock = threading.Lock()
+        self._kinds = None   # the image-kind check, loaded when a second look needs an image's kind
         self.model_info = {"arch": meta["model"]["arch"], "encoder": meta["model"]["encoder"],
                            **{k: v for k, v in meta.get("info", {}).items() if k in ("version", "name", "best_val_dice")}}
         self.version = str(meta.get("version") or meta.get("info", {}).get("version", "unversioned"))
@@ -202,13 +219,16 @@ class Segmenter:
         """Probability at model size -> clean working mask (the full-size mask is made on demand)."""
         return self._finish_batch([item], [(prob, meta)], timings_ms or {})[0]
 
-    def segment_batch(self, items: list[InferenceImage]) -> list[SegmentationResult]:
+    def segment_batch(self, items: list[InferenceImage], kinds: list | None = None) -> list[SegmentationResult]:
+        """`kinds`: each image's dermaseg.kind.ImageKind where the caller checked it already
+        (None: checked here where a second look needs it)."""
         t0 = time.perf_counter()
         small = self.predict_small([item.image for item in items])
         model_ms = round((time.perf_counter() - t0) * 1000 / max(1, len(items)), 2)
-        return self._finish_batch(items, small, {"model_ms": model_ms})
+        return self._finish_batch(items, small, {"model_ms": model_ms}, kinds)
 
-    def _finish_batch(self, items: list[InferenceImage], small: list, timings_ms: dict) -> list[SegmentationResult]:
+    def _finish_batch(self, items: list[InferenceImage], small: list, timings_ms: dict,
+                      kinds: list | None = None) -> list[SegmentationResult]:
         """First-pass probabilities -> working maps; the second looks at small lesions, in one
         network call for the batch; then threshold and clean-up."""
         t0 = time.perf_counter()
@@ -219,7 +239,7 @@ class Segmenter:
         zoom_ms, zoomed = 0.0, {}
         if self.zoom_below is not None:
             t1 = time.perf_counter()
-            zoomed = self._second_looks(items, maps, works)
+            zoomed = self._second_looks(items, maps, works, kinds)
             quality = [zoomed.get(i, q) for i, q in enumerate(quality)]
             zoom_ms = (time.perf_counter() - t1) * 1000 / max(1, len(zoomed)) if zoomed else 0.0
         results = []
@@ -239,29 +259,68 @@ class Segmenter:
         return clean_mask(work) if self.postprocess else work
 
     def _second_looks(self, items: list[InferenceImage], maps: list[np.ndarray],
-                      firsts: list[np.ndarray]) -> dict[int, float]:
+                      firsts: list[np.ndarray], kinds: list | None = None) -> dict[int, float]:
         """Segment a crop around each lesion under `zoom_below` of the frame (in `firsts`, the
-        first pass's masks) again (dermaseg.segment.zoom), in one network call, writing its
-        probabilities into that image's map inside the crop.
+        first pass's masks) again (dermaseg.segment.zoom), one network call per network that
+        looks, writing its probabilities into that image's map inside the crop.
         Returns {image index: the second look's mask quality}."""
-        boxes, crops = {}, []
+        boxes, crops = {}, {}
         for i, (item, prob_map, first) in enumerate(zip(items, maps, firsts)):
             share = float(np.count_nonzero(first)) / first.size
             if not 0 < share < self.zoom_below:
                 continue
             box = crop_box(first)
+            if box == (0, first.shape[0], 0, first.shape[1]):
+                continue   # the crop is the whole frame: the first pass saw exactly these pixels
             box_full = scale_box(box, prob_map.shape[:2], item.full_size)
             if min(box_full[1] - box_full[0], box_full[3] - box_full[2]) < self.input_size:
                 continue   # the photograph has no more detail there than the first pass saw
             boxes[i] = box
-            crops.append(crop_pixels(item, box_full, self.input_size))
+            crops[i] = crop_pixels(item, box_full, self.input_size)
         if not crops:
             return {}
+        clinical = self._clinical(items, list(crops), kinds)
         out = {}
-        for (i, (y0, y1, x0, x1)), (second, meta) in zip(boxes.items(), self.predict_small(crops)):
-            maps[i][y0:y1, x0:x1] = self.probability_map(second, meta, (y1 - y0, x1 - x0))
-            out[i] = mask_quality(second, meta.pad, meta.resized_shape, self.threshold)
+        for net, mine in ((self, [i for i in crops if i not in clinical]),
+                          (self.second_look_network() if clinical else self, [i for i in crops if i in clinical])):
+            if not mine:
+                continue
+            for i, (second, meta) in zip(mine, net.predict_small([crops[i] for i in mine])):
+                y0, y1, x0, x1 = boxes[i]
+                maps[i][y0:y1, x0:x1] = self.probability_map(second, meta, (y1 - y0, x1 - x0))
+                out[i] = mask_quality(second, meta.pad, meta.resized_shape, self.threshold)
         return out
+
+    def _clinical(self, items: list[InferenceImage], indices: list[int], kinds: list | None) -> set[int]:
+        """Which of `indices` the second-look model looks at again: the clinical photographs
+        (dermaseg.kind; checked here for those the caller did not check). Empty without one."""
+        if self._second_look_source is None:
+            return set()
+        known = {i: kinds[i] for i in indices if kinds is not None and kinds[i] is not None}
+        unknown = [i for i in indices if i not in known]
+        if unknown:
+            known.update(zip(unknown, self._kind_check()([items[i].image for i in unknown])))
+        return {i for i, kind in known.items() if kind.kind == "clinical"}
+
+    def _kind_check(self):
+        with self._second_look_lock:
+            if self._kinds is None:
+                from dermaseg.kind.check import ImageKindCheck
+
+                self._kinds = ImageKindCheck(threads=self._second_look_options["threads"])
+        return self._kinds
+
+    def second_look_network(self) -> Segmenter:
+        """What segments the second look's crops of clinical photographs: this Segmenter, or the
+        second-look model, loaded once on first use (with this one's threshold, flips and runtime).
+        Crops of dermoscopy are always segmented by this Segmenter's own network."""
+        if self._second_look_source is None:
+            return self
+        with self._second_look_lock:   # the server segments on several threads
+            if self._second_look is None:
+                self._second_look = Segmenter(self._second_look_source, tta=self.tta, threshold=self.threshold,
+                                              zoom_below=None, **self._second_look_options)
+        return self._second_look
 
     def segment(self, image: np.ndarray | InferenceImage) -> SegmentationResult:
         item = image if isinstance(image, InferenceImage) else from_array(image)

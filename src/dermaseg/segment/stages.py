@@ -98,7 +98,8 @@ def run_pipeline(segmenter, files: list[Path], write: Callable, *, batch_size: i
             batch, kinds = [b for b, k in zip(batch, kinds) if not isinstance(k, str)], \
                 [k for k in kinds if not isinstance(k, str)]
             refused = [k is not None and k.is_other and not accept_any_image for k in kinds]
-            outcomes = iter(_segment(segmenter, [b for b, no in zip(batch, refused) if not no]))
+            outcomes = iter(_segment(segmenter, [b for b, no in zip(batch, refused) if not no],
+                                     [k for k, no in zip(kinds, refused) if not no]))
             for (path, item, texts, decode_ms), kind, no in zip(batch, kinds, refused):
                 if no:   # not a skin photograph: nothing to outline
                     writing.append((path, writer.submit(write, path, item, None, texts, kind)))
@@ -135,22 +136,23 @@ def _done(job) -> bool:
     return isinstance(job, str) or job.done()
 
 
-def _segment(segmenter, batch: list) -> list:
-    """Results for a batch; if the batch fails, each image alone, so the error names its file."""
+def _segment(segmenter, batch: list, kinds: list) -> list:
+    """Results for a batch (`kinds`: each image's kind, None where unchecked); if the batch fails,
+    each image alone, so the error names its file."""
     if not batch:
         return []
     items = [item for _, item, _, _ in batch]
     try:
-        return segmenter.segment_batch(items)
+        return segmenter.segment_batch(items, kinds)
     except Exception:  # noqa: BLE001 - retried one by one below
         if len(items) == 1:
             import sys
 
             return [_one_line(sys.exc_info()[1])]
     out = []
-    for item in items:
+    for item, kind in zip(items, kinds):
         try:
-            out.append(segmenter.segment_batch([item])[0])
+            out.append(segmenter.segment_batch([item], [kind])[0])
         except Exception as exc:  # noqa: BLE001
             out.append(_one_line(exc))
     return out

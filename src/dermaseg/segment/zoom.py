@@ -9,11 +9,12 @@ lesion. After the first pass over the whole image, `refine`:
    fills its frame), kept inside the image;
 2. crops those pixels from the best-resolution copy there is (the decoded image, or the file
    decoded again at a finer scale when the decoded copy holds fewer than the network's size);
-3. segments the crop, and writes its probabilities over the first pass's inside the box.
+3. segments the crop (with the model's second-look network: isic-unet-lite0's is trained on such
+   crops of clinical close-ups), and writes its probabilities over the first pass's inside the box.
 Only where the first pass's lesion covers less than `zoom_below` of the frame (chosen on
-validation: docs/results.md), and where the crop holds at least the network's size in the
-photograph's own pixels: in a small image (the 256-px ISIC copies) the crop would only be the
-same pixels enlarged.
+validation: docs/results.md), where the crop holds at least the network's size in the
+photograph's own pixels (in a small image, the 256-px ISIC copies, the crop would only be the
+same pixels enlarged), and where the crop is not the whole frame.
 """
 
 from __future__ import annotations
