@@ -91,6 +91,23 @@ def test_the_same_folder_with_other_settings_is_refused_unless_overwrite(photos,
     assert not list((tmp_path / "o").glob("*_overlay.jpg"))
 
 
+def test_a_run_of_another_model_version_is_not_finished_by_this_one(photos, tmp_path, capsys):
+    import json
+
+    from dermaseg.cli import main
+
+    one = sorted(photos.glob("*.jpg"))[:2]
+    assert main(["predict", *map(str, one), "--out", str(tmp_path / "o")]) == 0
+    journal = tmp_path / "o" / "measurements.jsonl"
+    lines = journal.read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["settings"]["model_version"] not in ("", "unversioned")
+    first["settings"]["model_version"] = "0.0.1"       # as an earlier release of the model left it
+    journal.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    assert main(["predict", *map(str, one), "--out", str(tmp_path / "o")]) == 2
+    assert "other settings (model_version)" in capsys.readouterr().err
+
+
 def test_overwrite_after_a_kill_removes_what_the_killed_run_wrote(photos, tmp_path):
     """A run killed before its end wrote only its journal: --overwrite with other settings must
     still remove that run's masks and overlays."""

@@ -61,15 +61,16 @@ def predict_files(files: list[Path], out_dir: Path | str, *, model=None, tta: bo
         settings.update(backend=backend, precision=precision)
     if second_look_model is not None:
         settings["second_look_model"] = str(second_look_model)
+    kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
+    segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads,
+                          zoom_below=zoom_below, backend=backend, precision=precision,
+                          second_look_model=second_look_model)
+    settings["model_version"] = segmenter.version   # a run is never finished by another version of the model
     journal = Journal(out_dir / JOURNAL, settings)
     resuming = journal.path.exists() and not overwrite
     if not resuming:
         written = [f"{ids[f]}_{kind}" for f in files for kind in ("segmentation.png", "overlay.jpg")[:1 + overlay]]
         refuse_earlier_outputs(out_dir, [*RESULT_FILES, *written], overwrite=overwrite)
-    kind_check = BackgroundImageKindCheck(threads=threads) if not cluster else None
-    segmenter = Segmenter(model, tta=tta, threshold=threshold, postprocess=postprocess, threads=threads,
-                          zoom_below=zoom_below, backend=backend, precision=precision,
-                          second_look_model=second_look_model)
     if overwrite:
         _remove_earlier_run(out_dir)
     done_before = journal.resume(overwrite=not resuming)

@@ -229,8 +229,8 @@ class Segmenter:
 
     def _finish_batch(self, items: list[InferenceImage], small: list, timings_ms: dict,
                       kinds: list | None = None) -> list[SegmentationResult]:
-        """First-pass probabilities -> working maps; the second looks at small lesions, in one
-        network call for the batch; then threshold and clean-up."""
+        """First-pass probabilities -> working maps; the second looks at small lesions (one network
+        call per network that looks, for the batch); then threshold and clean-up."""
         t0 = time.perf_counter()
         maps = [self.probability_map(prob, meta, decoded_working_size(item.full_size, item.image.shape[:2]))
                 for item, (prob, meta) in zip(items, small)]
