@@ -16,6 +16,9 @@ for half in val test; do
     dermaseg train --config configs/isic_unet_lite0_clinical_crops.yaml --out $O \
         data.root=runs/clinical_crops_$half data.split_file=runs/clinical_crops_$half/split.csv
     dermaseg export --model $O/model.pt --out $O/model.onnx --overwrite
+    # the first network on the crops held apart for the epoch choice (the run's metrics.csv has the tuned one's)
+    dermaseg evaluate --model isic-unet-lite0 --data runs/clinical_crops_$half --split-file runs/clinical_crops_$half/split.csv \
+        --split val --out $O/crops_val_first_network --overwrite
 done
 # each half scored by the network trained on the other
 for pair in "val test" "test val"; do

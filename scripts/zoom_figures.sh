@@ -39,4 +39,5 @@ for set in "cpm_all --data $C --split all" "cpm_test --data $C --split-file $S2 
     $E $args $FIRST --out $O/${name}_first
     $E $args --out $O/${name}_zoom
     dermaseg compare $O/${name}_off $O/${name}_first $O/${name}_zoom --out $O/compare_$name --overwrite
+    dermaseg compare $O/${name}_first $O/${name}_zoom --out $O/compare_${name}_040_030 --overwrite
 done
