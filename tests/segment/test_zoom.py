@@ -64,7 +64,8 @@ def test_clinical_photographs_get_the_shipped_second_look_network_dermoscopy_the
     assert seg.second_look_name == "isic-unet-lite0-second-look" and seg._second_look is None
     as_dermoscopy = seg.segment_batch([from_array(big)], [ImageKind("dermoscopy", 0.9)])[0]
     assert "zoom_ms" in as_dermoscopy.timings_ms and seg._second_look is None   # looked again itself
-    as_clinical = seg.segment_batch([from_array(big)], [ImageKind("clinical", 0.9)])[0]
+    as_clinical = seg.segment(big, ImageKind("clinical", 0.9))
+    assert seg._kinds is None                                    # the kinds given were used, not checked again
     assert seg.second_look_network() is seg._second_look and seg._second_look.name == "isic-unet-lite0-second-look"
     itself = Segmenter(zoom_below=0.1, second_look_model="isic-unet-lite0")
     assert itself.second_look_network() is itself and itself.second_look_name == "isic-unet-lite0"

@@ -56,7 +56,7 @@ class StubSegmenter:
     def __init__(self, delay: float = 0.0, fail: bool = False):
         self.delay, self.fail = delay, fail
 
-    def segment(self, item):
+    def segment(self, item, kind=None):
         if self.fail:
             raise RuntimeError("boom")
         time.sleep(self.delay)

@@ -293,7 +293,7 @@ class LesionCheck:
         problems = image_problems(image, path, path.stem)
         if any(p.code == "too_small" for p in problems):  # blur/exposure/lesion mean nothing at that size
             return "; ".join([*notes, next(p.reason for p in problems if p.code == "too_small")])
-        if self.segmenter is not None and not self.segmenter.segment(image).lesion_found:
+        if self.segmenter is not None and not self.segmenter.segment(image, kind).lesion_found:
             notes.append("no lesion found by the segmentation model")
         return "; ".join(notes + [p.reason for p in problems])
 

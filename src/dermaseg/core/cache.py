@@ -19,6 +19,17 @@ import numpy as np
 from dermaseg.core.files import atomic_open
 
 
+def user_cache_folder(name: str) -> Path | None:
+    """$DERMASEG_CACHE/<name> (default ~/.cache/dermaseg/<name>), made if missing; None where it
+    cannot be written (everything then works without the cache)."""
+    folder = Path(os.environ.get("DERMASEG_CACHE") or Path.home() / ".cache" / "dermaseg") / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
 def digest(parts, length: int = 16) -> str:
     """A short, stable hex name for JSON-able `parts` (dict keys sorted)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:length]

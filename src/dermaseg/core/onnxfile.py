@@ -181,13 +181,14 @@ def optimised_graph_path(path: Path | str) -> Path | None:
 
     import onnxruntime as ort
 
+    from dermaseg.core.cache import user_cache_folder
+
     try:
         st = os.stat(path)
-        folder = Path(os.environ.get("DERMASEG_CACHE") or Path.home() / ".cache" / "dermaseg") / "onnx"
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK):
-            return None
     except OSError:
+        return None
+    folder = user_cache_folder("onnx")
+    if folder is None:
         return None
     key = json.dumps([str(Path(path).resolve()), st.st_size, st.st_mtime_ns, ort.__version__, platform.machine(),
                       _cpu_flags()])

@@ -9,7 +9,6 @@ so either runtime serves the same code.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,7 +37,9 @@ class OpenVINOSession:
             raise ValueError("the OpenVINO runtime is not installed: pip install openvino "
                              "(or use ONNX Runtime: --runtime onnxruntime)") from None
         core = ov.Core()
-        cache = _cache_folder()
+        from dermaseg.core.cache import user_cache_folder
+
+        cache = user_cache_folder("openvino")
         if cache is not None:   # compiled networks are kept: a later start loads in ~0.1 s instead of ~0.4 s
             core.set_property({"CACHE_DIR": str(cache)})
         config = {"PERFORMANCE_HINT": "LATENCY"}
@@ -79,11 +80,3 @@ def native_bf16(core=None) -> bool:
         core = ov.Core()
     return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
-
-def _cache_folder() -> Path | None:
-    folder = Path(os.environ.get("DERMASEG_CACHE") or Path.home() / ".cache" / "dermaseg") / "openvino"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None

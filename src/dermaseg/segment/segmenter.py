@@ -322,9 +322,10 @@ class Segmenter:
                                               zoom_below=None, **self._second_look_options)
         return self._second_look
 
-    def segment(self, image: np.ndarray | InferenceImage) -> SegmentationResult:
+    def segment(self, image: np.ndarray | InferenceImage, kind=None) -> SegmentationResult:
+        """`kind`: the image's dermaseg.kind.ImageKind where the caller checked it already."""
         item = image if isinstance(image, InferenceImage) else from_array(image)
-        return self.segment_batch([item])[0]
+        return self.segment_batch([item], [kind])[0]
 
     def load(self, path: Path | str) -> InferenceImage:
         """Decode for this model: reduced-scale JPEG decoding down to the working resolution."""

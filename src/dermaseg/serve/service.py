@@ -63,7 +63,7 @@ def segment(engines, item, *, image_id: str, mm_per_pixel: float | None = None, 
     'mask' -> PNG bytes of the mask at the image's own size; 'overlay' -> PNG bytes of the overlay."""
     segmenter = engines.segmenter
     kind, kind_ms = image_kind(engines, item, accept_any_image)
-    result = segmenter.segment(item)
+    result = segmenter.segment(item, kind)
     if want == "mask":
         return encode_png(result.mask)
     if want == "overlay":
